@@ -1,0 +1,35 @@
+# `make run`: the panel on its embedded default (SQLite, filesystem broker) with the demo provider.
+# `make test`: ruff, mypy and pytest against Postgres and Redis (required when CI is set).
+
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)
+	python manage.py migrate --noinput
+	python manage.py collectstatic --noinput --verbosity 0
+	honcho start -f Procfile
+
+lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+	mypy .
+
+test: lint
+	vars=$$(python scripts/test_services.py) && env $$vars pytest
+
+bench: $(STAMP)
+	vars=$$(python scripts/test_services.py) && env $$vars python scripts/bench_sync.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Customers and staff: the custom user model."""

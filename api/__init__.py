@@ -1,0 +1,1 @@
+"""Our public API v2 endpoint (not built yet)."""

@@ -1,0 +1,1 @@
+"""Wallets and the append-only ledger (not built yet)."""

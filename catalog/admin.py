@@ -1,0 +1,325 @@
+"""Django admin for providers, categories and services: what is sold, and at what price."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from catalog.models import Category, Provider, Service
+from catalog.pricing import service_price
+from catalog.services import (
+    ProviderError,
+    catalog_sync,
+    provider_check,
+    service_save,
+    services_disable,
+    services_enable,
+    services_reprice,
+    services_set_markup,
+)
+
+
+def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
+    if disabled:
+        names = "; ".join(f"{s.name} (#{s.pk})" for s in disabled[:20])
+        messages.warning(
+            request, f"Disabled {len(disabled)} service(s) whose fixed price is below cost: {names}"
+        )
+
+
+class ProviderForm(forms.ModelForm[Provider]):
+    api_url = forms.URLField(label="API URL", max_length=500, assume_scheme="https")
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Never shown again once saved. Leave blank to keep the current key.",
+    )
+
+    class Meta:
+        model = Provider
+        fields = ["name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active"]
+
+    def clean_api_key(self) -> str:
+        key: str = self.cleaned_data["api_key"].strip()
+        if key:
+            return key
+        if self.instance.pk:
+            return self.instance.api_key
+        raise forms.ValidationError("Enter the provider's API key.")
+
+    def clean_currency(self) -> str:
+        currency: str = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise forms.ValidationError("Use a three-letter currency code such as USD.")
+        return currency
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin[Provider]):
+    form = ProviderForm
+    list_display = [
+        "name",
+        "api_url",
+        "key",
+        "currency",
+        "exchange_rate",
+        "markup_percent",
+        "is_active",
+        "balance_display",
+        "service_count",
+        "last_sync",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name", "api_url"]
+    readonly_fields = ["key", "balance_display", "balance_checked_at", "last_sync", "last_sync_message_text"]
+    actions = ["test_connection", "sync_now"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
+        return super().get_queryset(request).annotate(service_total=Count("services"))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Provider | None = None) -> Any:
+        main = (
+            None,
+            {"fields": ["name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent"]},
+        )
+        if obj is None:
+            return [main, (None, {"fields": ["is_active"]})]
+        status_fields = ["key", "is_active", "balance_display", "balance_checked_at", "last_sync"]
+        status = ("Status", {"fields": [*status_fields, "last_sync_message_text"]})
+        return [main, status]
+
+    @admin.display(description="API key")
+    def key(self, obj: Provider) -> str:
+        return obj.masked_key
+
+    @admin.display(description="balance")
+    def balance_display(self, obj: Provider) -> str:
+        if obj.balance is None:
+            return "—"
+        return f"{obj.balance} {obj.balance_currency or obj.currency}"
+
+    @admin.display(description="services", ordering="service_total")
+    def service_count(self, obj: Provider) -> int:
+        return getattr(obj, "service_total", 0)
+
+    @admin.display(description="last sync")
+    def last_sync(self, obj: Provider) -> str:
+        if obj.last_sync_at is None:
+            return "never"
+        outcome = "ok" if obj.last_sync_ok else "FAILED"
+        return f"{outcome}, {obj.last_sync_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="last sync outcome")
+    def last_sync_message_text(self, obj: Provider) -> str:
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", obj.last_sync_message or "—")
+
+    def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"exchange_rate", "markup_percent"} & set(form.changed_data):
+            _report_disabled(request, services_reprice(services=Service.objects.filter(provider=obj)))
+
+    @admin.action(description="Test connection (ask for the balance)")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            try:
+                balance = provider_check(provider=provider)
+            except ProviderError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(
+                    request, f"{provider.name}: connected, balance {balance.amount} {balance.currency}."
+                )
+
+    @admin.action(description="Sync catalog now")
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            result = catalog_sync(provider=provider)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            if result.ok and (result.skipped or result.disabled_below_cost):
+                level = messages.WARNING
+            messages.add_message(request, level, f"{provider.name}: {result.summary()}")
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin[Category]):
+    list_display = ["name", "position", "is_active", "markup_percent", "service_count", "source_name"]
+    list_editable = ["position", "is_active", "markup_percent"]
+    search_fields = ["name", "source_name"]
+    list_filter = ["is_active"]
+    readonly_fields = ["source_name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        return super().get_queryset(request).annotate(service_total=Count("services"))
+
+    @admin.display(description="services", ordering="service_total")
+    def service_count(self, obj: Category) -> int:
+        return getattr(obj, "service_total", 0)
+
+    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "markup_percent" in form.changed_data:
+            _report_disabled(request, services_reprice(services=Service.objects.filter(category=obj)))
+
+
+class MarkupForm(forms.Form):
+    markup_percent = forms.DecimalField(
+        label="Markup %",
+        required=False,
+        min_value=Decimal(0),
+        max_digits=7,
+        decimal_places=2,
+        help_text="Blank: inherit the category's (or provider's, or the default) markup.",
+    )
+
+
+class ServiceAdminForm(forms.ModelForm[Service]):
+    class Meta:
+        model = Service
+        fields = ["name", "category", "description", "is_active", "markup_percent", "fixed_rate"]
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin[Service]):
+    form = ServiceAdminForm
+    list_display = [
+        "id",
+        "name",
+        "provider",
+        "upstream_id",
+        "category",
+        "type",
+        "upstream_price",
+        "cost",
+        "rate",
+        "margin",
+        "min_quantity",
+        "max_quantity",
+        "refill",
+        "cancel",
+        "dripfeed",
+        "missing_upstream",
+        "markup_percent",
+        "fixed_rate",
+        "is_active",
+    ]
+    list_display_links = ["id", "name"]
+    list_editable = ["markup_percent", "fixed_rate", "is_active"]
+    list_filter = [
+        "provider",
+        "category",
+        "type",
+        "is_active",
+        "missing_upstream",
+        "refill",
+        "cancel",
+        "dripfeed",
+    ]
+    list_select_related = ["provider", "category"]
+    search_fields = ["name", "upstream_name", "=upstream_id", "=id"]
+    list_per_page = 100
+    actions = ["enable", "disable", "set_markup"]
+    readonly_fields = [
+        "provider",
+        "upstream_id",
+        "upstream_name",
+        "type",
+        "upstream_category",
+        "upstream_price",
+        "cost",
+        "rate",
+        "margin",
+        "min_quantity",
+        "max_quantity",
+        "refill",
+        "cancel",
+        "dripfeed",
+        "missing_upstream",
+        "disabled_reason",
+        "upstream_extra",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "category", "description", "is_active", "disabled_reason"]}),
+        ("Price", {"fields": ["markup_percent", "fixed_rate", "upstream_price", "cost", "rate", "margin"]}),
+        (
+            "Upstream",
+            {
+                "fields": [
+                    "provider",
+                    "upstream_id",
+                    "upstream_name",
+                    "type",
+                    "upstream_category",
+                    "min_quantity",
+                    "max_quantity",
+                    "refill",
+                    "cancel",
+                    "dripfeed",
+                    "missing_upstream",
+                    "upstream_extra",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Services come from a provider's catalog (sync), never typed in by hand.
+        return False
+
+    @admin.display(description="upstream rate", ordering="upstream_rate")
+    def upstream_price(self, obj: Service) -> str:
+        return f"{obj.upstream_rate.normalize():f} {obj.provider.currency}"
+
+    @admin.display(description="cost")
+    def cost(self, obj: Service) -> Decimal:
+        return service_price(obj).cost
+
+    @admin.display(description="margin %")
+    def margin(self, obj: Service) -> str:
+        margin = service_price(obj).margin_percent
+        return "—" if margin is None else f"{margin}%"
+
+    def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
+        service_save(service=obj)
+
+    @admin.action(description="Enable selected services")
+    def enable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
+        enabled, refused = services_enable(services=queryset)
+        messages.success(request, f"Enabled {enabled} service(s).")
+        if refused:
+            names = "; ".join(f"{s.name} (#{s.pk})" for s in refused[:20])
+            messages.error(request, f"Not enabled, no price at or above cost: {names}")
+
+    @admin.action(description="Disable selected services")
+    def disable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
+        messages.success(request, f"Disabled {services_disable(services=queryset)} service(s).")
+
+    @admin.action(description="Set markup %% of selected services")
+    def set_markup(self, request: HttpRequest, queryset: QuerySet[Service]) -> HttpResponse | None:
+        form = MarkupForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            markup = form.cleaned_data["markup_percent"]
+            disabled = services_set_markup(services=queryset, markup_percent=markup)
+            shown = "inherited" if markup is None else f"{markup}%"
+            messages.success(request, f"Markup of {queryset.count()} service(s) set to {shown}.")
+            _report_disabled(request, disabled)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Set markup %",
+            "opts": self.model._meta,
+            "form": form,
+            "services": queryset,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/catalog/service/set_markup.html", context)

@@ -1,0 +1,68 @@
+import secrets
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts.services import user_ensure
+from catalog.clients import provider_client
+from catalog.models import Provider
+from catalog.services import catalog_sync
+from upstream.client import UpstreamError
+
+DEMO_PROVIDER = "Demo provider"
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up the demo: an admin, a demo customer, the local simulator as provider and its synced catalog. "
+        "Safe to run again: it refreshes the catalog and prints new random passwords."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--provider-url", default="http://127.0.0.1:8001/api/v2")
+        parser.add_argument("--provider-key", default="demo-provider-key")
+        parser.add_argument("--panel-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--wait", type=int, default=0, help="Seconds to wait for the provider to answer.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        provider, _ = Provider.objects.update_or_create(
+            name=DEMO_PROVIDER,
+            defaults={
+                "api_url": options["provider_url"],
+                "api_key": options["provider_key"],
+                "is_active": True,
+            },
+        )
+        self._wait_for(provider, options["wait"])
+        result = catalog_sync(provider=provider)
+        if not result.ok:
+            raise CommandError(f"The demo catalog could not be synced: {result.error}")
+
+        admin_password, customer_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        user_ensure(username="admin", email="admin@example.com", password=admin_password, superuser=True)
+        user_ensure(username="demo", email="demo@example.com", password=customer_password)
+
+        panel = options["panel_url"].rstrip("/")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nDemo ready: {provider.name} at {provider.api_url}: {result.summary()}\n\n"
+                f"  Admin:          {panel}/admin/\n"
+                f"                  user admin  password {admin_password}\n"
+                f"  Demo customer:  user demo   password {customer_password}\n"
+            )
+        )
+
+    def _wait_for(self, provider: Provider, seconds: int) -> None:
+        deadline = time.monotonic() + seconds
+        client = provider_client(provider)
+        while True:
+            try:
+                client.balance()
+                return
+            except UpstreamError as exc:
+                if time.monotonic() >= deadline:
+                    if seconds:
+                        raise CommandError(f"The demo provider does not answer: {exc.message}") from None
+                    return
+            time.sleep(0.5)

@@ -1,0 +1,179 @@
+"""Providers, categories and the services mirrored from each provider's catalog, with their selling prices."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, RATE_DIGITS, RATE_PLACES
+
+PERCENT: dict[str, Any] = {
+    "max_digits": 7,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal(0))],
+}
+RATE: dict[str, Any] = {"max_digits": RATE_DIGITS, "decimal_places": RATE_PLACES}
+
+
+class Provider(models.Model):
+    """An upstream panel we buy from through its API v2."""
+
+    name = models.CharField(max_length=100, unique=True)
+    api_url = models.URLField("API URL", max_length=500)
+    api_key = models.CharField("API key", max_length=200)
+    currency = models.CharField(
+        max_length=3, default="USD", help_text="The currency the provider charges in."
+    )
+    exchange_rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        default=Decimal(1),
+        validators=[MinValueValidator(Decimal("0.00000001"))],
+        help_text="Units of the panel currency per unit of the provider's currency.",
+    )
+    markup_percent = models.DecimalField(
+        "markup %", null=True, blank=True, help_text="Blank: the panel's default markup.", **PERCENT
+    )
+    is_active = models.BooleanField("active", default=True)
+    balance = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, null=True, blank=True, editable=False
+    )
+    balance_currency = models.CharField(max_length=3, blank=True, editable=False)
+    balance_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_ok = models.BooleanField(null=True, editable=False)
+    last_sync_message = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(exchange_rate__gt=0), name="provider_exchange_rate_positive"),
+            models.CheckConstraint(condition=Q(markup_percent__gte=0), name="provider_markup_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # Never the key: reprs end up in logs and error reports.
+        return f"<Provider {self.pk}: {self.name} {self.api_url}>"
+
+    @property
+    def masked_key(self) -> str:
+        key = self.api_key
+        return f"{key[:4]}…{key[-2:]}" if len(key) > 10 else "•" * len(key)
+
+
+class Category(models.Model):
+    """A group of services as customers see it; created from upstream category names, then ours to edit."""
+
+    name = models.CharField(max_length=200)
+    # The upstream category name this one was created from: later syncs file new services here even after
+    # an admin renamed it.
+    source_name = models.CharField(max_length=200, unique=True, null=True, blank=True, editable=False)
+    position = models.IntegerField(default=0, help_text="Lower comes first.")
+    is_active = models.BooleanField("active", default=True)
+    markup_percent = models.DecimalField(
+        "markup %", null=True, blank=True, help_text="Blank: the provider's markup.", **PERCENT
+    )
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(condition=Q(markup_percent__gte=0), name="category_markup_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    """One provider service as we resell it: the upstream facts, and our name, category and price."""
+
+    class DisabledReason(models.TextChoices):
+        NONE = "", "—"
+        MISSING_UPSTREAM = "missing_upstream", "vanished upstream"
+        BELOW_COST = "below_cost", "fixed price below cost"
+        NO_PRICE = "no_price", "no price"
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="services")
+    upstream_id = models.PositiveBigIntegerField("upstream service id")
+    upstream_name = models.CharField(max_length=500, editable=False)
+    name = models.CharField(
+        max_length=500, help_text="Shown to customers. Follows the upstream name until you change it."
+    )
+    type = models.CharField(max_length=50, default="Default", editable=False)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
+    upstream_category = models.CharField(max_length=200, blank=True, editable=False)
+    upstream_rate = models.DecimalField(
+        editable=False, help_text="Per 1000, in the provider's currency.", **RATE
+    )
+    min_quantity = models.PositiveBigIntegerField("min", editable=False)
+    max_quantity = models.PositiveBigIntegerField("max", editable=False)
+    refill = models.BooleanField(default=False, editable=False)
+    cancel = models.BooleanField(default=False, editable=False)
+    dripfeed = models.BooleanField("drip-feed", default=False, editable=False)
+    description = models.TextField(blank=True)
+    upstream_extra = models.JSONField(default=dict, blank=True, editable=False)
+    is_active = models.BooleanField("active", default=True)
+    missing_upstream = models.BooleanField(default=False, editable=False)
+    disabled_reason = models.CharField(
+        max_length=20, choices=DisabledReason.choices, blank=True, default="", editable=False
+    )
+    markup_percent = models.DecimalField(
+        "markup %", null=True, blank=True, help_text="Blank: the category's markup.", **PERCENT
+    )
+    fixed_rate = models.DecimalField(
+        "fixed price",
+        null=True,
+        blank=True,
+        help_text="Per 1000 in the panel currency; overrides markup.",
+        **RATE,
+    )
+    rate = models.DecimalField(
+        "our rate", editable=False, help_text="What customers pay per 1000, in the panel currency.", **RATE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category__position", "category__name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "upstream_id"], name="service_unique_upstream_id"),
+            models.CheckConstraint(condition=Q(markup_percent__gte=0), name="service_markup_not_negative"),
+            models.CheckConstraint(condition=Q(fixed_rate__gt=0), name="service_fixed_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(upstream_rate__gte=0), name="service_upstream_rate_not_negative"
+            ),
+            # Never sold at 0 by accident: a service without a real price is inactive.
+            models.CheckConstraint(
+                condition=Q(is_active=False) | Q(rate__gt=0), name="service_active_has_rate"
+            ),
+        ]
+        indexes = [models.Index(fields=["is_active", "category"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from catalog.pricing import service_price
+
+        if self.provider_id is None or self.upstream_rate is None:
+            return
+        price = service_price(self)
+        if self.is_active and price.rate <= 0:
+            raise ValidationError(
+                {"fixed_rate": "This service has no price upstream: set a fixed price to sell it."}
+            )
+        if self.is_active and price.below_cost:
+            raise ValidationError(
+                {
+                    "fixed_rate": f"The fixed price {self.fixed_rate} is below the cost {price.cost}: "
+                    "raise it first."
+                }
+            )

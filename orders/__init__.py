@@ -1,0 +1,1 @@
+"""Orders, refills and cancels: placement, forwarding upstream, polling (not built yet)."""

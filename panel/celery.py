@@ -1,0 +1,27 @@
+"""The Celery app; the beat schedule is defined here, in code, so every deployment runs the same jobs."""
+
+import os
+from datetime import timedelta
+
+from celery import Celery
+from django.conf import settings
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
+
+app = Celery("panel")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
+    sender.conf.beat_schedule = {
+        "sync-catalogs": {
+            "task": "catalog.tasks.sync_catalogs",
+            "schedule": timedelta(minutes=settings.CATALOG_SYNC_MINUTES),
+        },
+        "check-provider-balances": {
+            "task": "catalog.tasks.check_provider_balances",
+            "schedule": timedelta(minutes=settings.PROVIDER_BALANCE_MINUTES),
+        },
+    }

@@ -1,0 +1,50 @@
+"""Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+
+BATCH_SIZE = 500
+
+
+def bulk_update_rows(
+    objs: Sequence[models.Model], fields: Sequence[str], *, batch_size: int = BATCH_SIZE
+) -> None:
+    """Write `fields` of each object to its row: one `UPDATE ... FROM (VALUES ...)` per batch on Postgres.
+
+    Django's bulk_update builds a CASE/WHEN expression per field in Python, which costs far more than the
+    query itself (measured: ~0.6 s per 100 rows of 17 fields). Other databases fall back to bulk_update.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+        return
+    meta = model._meta
+    columns: list[models.Field[Any, Any]] = []
+    for field in [meta.pk, *(meta.get_field(name) for name in fields)]:
+        assert isinstance(field, models.Field) and field.column, f"{field} is not a column"
+        columns.append(field)
+    quote = connection.ops.quote_name
+    # Typed VALUES: Postgres would otherwise take every parameter as text. (cast_db_type is not in the stubs.)
+    casts = [f"%s::{column.cast_db_type(connection)}" for column in columns]  # type: ignore[attr-defined]
+    row = "(" + ", ".join(casts) + ")"
+    names = ", ".join(quote(column.column) for column in columns)
+    assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
+    table, key = quote(meta.db_table), quote(columns[0].column)
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch_size):
+            batch = objs[start : start + batch_size]
+            params = [
+                column.get_db_prep_save(getattr(obj, column.attname), connection)
+                for obj in batch
+                for column in columns
+            ]
+            values = ", ".join([row] * len(batch))
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) AS v ({names}) "  # noqa: S608
+                f"WHERE t.{key} = v.{key}",
+                params,
+            )

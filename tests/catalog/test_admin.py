@@ -1,0 +1,217 @@
+"""The catalog in Django admin: pages, hostile upstream text, pricing edits and the provider actions."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Category, Provider, Service
+from catalog.services import catalog_sync
+from tests.conftest import SIMULATOR_KEY
+from tests.factories import CategoryFactory, ProviderFactory, ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = '<script>alert("x")</script> Instagramフォロワー 🚀'
+
+
+@pytest.fixture(autouse=True)
+def _default_markup(settings):
+    settings.DEFAULT_MARKUP_PERCENT = Decimal(50)
+
+
+def _changelist(model: str) -> str:
+    return reverse(f"admin:catalog_{model}_changelist")
+
+
+def test_it_lists_services_with_prices_and_margin(admin_client):
+    ServiceFactory(upstream_rate=Decimal("2.000000"), rate=Decimal("3.000000"))
+    page = admin_client.get(_changelist("service")).content.decode()
+    assert "3.000000" in page and "50.0%" in page
+
+
+@pytest.mark.parametrize("model", ["service", "category", "provider"])
+def test_it_escapes_hostile_upstream_text(admin_client, model):
+    provider = ProviderFactory(name=HOSTILE)
+    ServiceFactory(
+        provider=provider, name=HOSTILE, upstream_name=HOSTILE, category=CategoryFactory(name=HOSTILE)
+    )
+    page = admin_client.get(_changelist(model)).content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Instagramフォロワー 🚀" in page
+
+
+def test_it_escapes_hostile_text_on_the_service_page(admin_client):
+    service = ServiceFactory(name=HOSTILE, upstream_name=HOSTILE, description="<img src=x onerror=alert(1)>")
+    response = admin_client.get(reverse("admin:catalog_service_change", args=[service.pk]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>alert" not in page and "<img src=x" not in page and "🚀" in page
+
+
+def test_it_filters_and_searches_services(admin_client):
+    ServiceFactory(name="Instagram Followers", type="Default")
+    ServiceFactory(name="TikTok Views", type="Package")
+    page = admin_client.get(_changelist("service"), {"q": "tiktok"}).content.decode()
+    assert "TikTok Views" in page and "Instagram Followers" not in page
+    page = admin_client.get(_changelist("service"), {"type__exact": "Default"}).content.decode()
+    assert "Instagram Followers" in page and "TikTok Views" not in page
+
+
+def _list_edit(service: Service, **changes: str) -> dict[str, str]:
+    data = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(service.pk),
+        "form-0-markup_percent": "" if service.markup_percent is None else str(service.markup_percent),
+        "form-0-fixed_rate": "" if service.fixed_rate is None else str(service.fixed_rate),
+        "_save": "Save",
+    }
+    if service.is_active:
+        data["form-0-is_active"] = "on"
+    data.update({f"form-0-{k}": v for k, v in changes.items()})
+    return data
+
+
+def test_it_reprices_when_markup_is_edited_in_the_list(admin_client):
+    service = ServiceFactory(upstream_rate=Decimal("2.000000"), rate=Decimal("3.000000"))
+    response = admin_client.post(_changelist("service"), _list_edit(service, markup_percent="10"))
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.rate == Decimal("2.200000")
+
+
+def test_it_refuses_a_fixed_price_below_cost_in_the_list(admin_client):
+    service = ServiceFactory(upstream_rate=Decimal("2.000000"), rate=Decimal("3.000000"))
+    response = admin_client.post(_changelist("service"), _list_edit(service, fixed_rate="1.5"))
+    assert response.status_code == 200
+    assert "below the cost 2.000000" in response.content.decode()
+    service.refresh_from_db()
+    assert service.fixed_rate is None and service.rate == Decimal("3.000000")
+
+
+def test_it_reprices_a_category_when_its_markup_changes(admin_client):
+    category = CategoryFactory()
+    service = ServiceFactory(category=category, upstream_rate=Decimal("1.000000"), rate=Decimal("1.500000"))
+    response = admin_client.post(
+        reverse("admin:catalog_category_change", args=[category.pk]),
+        {"name": category.name, "position": "0", "is_active": "on", "markup_percent": "200"},
+    )
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.rate == Decimal("3.000000")
+
+
+def test_it_reprices_a_provider_when_its_exchange_rate_changes(admin_client):
+    provider = ProviderFactory()
+    service = ServiceFactory(provider=provider, upstream_rate=Decimal("1.000000"), rate=Decimal("1.500000"))
+    response = admin_client.post(
+        reverse("admin:catalog_provider_change", args=[provider.pk]),
+        {"name": provider.name, "api_url": provider.api_url, "api_key": "", "currency": "eur",
+         "exchange_rate": "2", "markup_percent": "", "is_active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    provider.refresh_from_db()
+    assert provider.currency == "EUR" and provider.api_key.startswith("provider-key-")
+    service.refresh_from_db()
+    assert service.rate == Decimal("3.000000")
+
+
+def test_it_never_shows_the_provider_key(admin_client):
+    provider = ProviderFactory(api_key="sk-very-secret-provider-key")
+    for url in (_changelist("provider"), reverse("admin:catalog_provider_change", args=[provider.pk])):
+        page = admin_client.get(url).content.decode()
+        assert "sk-very-secret-provider-key" not in page and "sk-v…ey" in page
+
+
+def test_it_sets_markup_on_selected_services_after_confirmation(admin_client):
+    chosen = ServiceFactory.create_batch(2, upstream_rate=Decimal("1.000000"))
+    other = ServiceFactory(upstream_rate=Decimal("1.000000"), rate=Decimal("1.500000"))
+    selection = {"action": "set_markup", "_selected_action": [str(s.pk) for s in chosen]}
+    confirm = admin_client.post(_changelist("service"), selection)
+    assert confirm.status_code == 200 and "Set markup" in confirm.content.decode()
+    done = admin_client.post(
+        _changelist("service"), {**selection, "apply": "1", "markup_percent": "20"}, follow=True
+    )
+    assert "Markup of 2 service(s) set to 20%" in done.content.decode()
+    assert {s.rate for s in Service.objects.filter(pk__in=[s.pk for s in chosen])} == {Decimal("1.200000")}
+    other.refresh_from_db()
+    assert other.rate == Decimal("1.500000")
+
+
+def test_it_enables_only_services_that_can_be_sold(admin_client):
+    sellable = ServiceFactory(is_active=False, upstream_rate=Decimal("1.000000"))
+    below = ServiceFactory(is_active=False, upstream_rate=Decimal("2.000000"), fixed_rate=Decimal("1.000000"))
+    response = admin_client.post(
+        _changelist("service"), {"action": "enable", "_selected_action": [sellable.pk, below.pk]}, follow=True
+    )
+    page = response.content.decode()
+    assert "Enabled 1 service(s)" in page and "no price at or above cost" in page
+    sellable.refresh_from_db()
+    below.refresh_from_db()
+    assert sellable.is_active and sellable.rate == Decimal("1.500000") and not below.is_active
+
+
+def test_it_disables_selected_services(admin_client):
+    service = ServiceFactory()
+    admin_client.post(_changelist("service"), {"action": "disable", "_selected_action": [service.pk]})
+    service.refresh_from_db()
+    assert not service.is_active
+
+
+def test_it_tests_the_connection_and_shows_the_balance(admin_client, provider):
+    response = admin_client.post(
+        _changelist("provider"), {"action": "test_connection", "_selected_action": [provider.pk]}, follow=True
+    )
+    assert "Sim: connected, balance 1000.00000 USD." in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.balance == Decimal(1000) and provider.balance_checked_at is not None
+
+
+def test_it_says_plainly_when_the_key_is_wrong(admin_client, simulator):
+    provider = ProviderFactory(name="Wrong", api_url=simulator.url, api_key="not-the-key")
+    response = admin_client.post(
+        _changelist("provider"), {"action": "test_connection", "_selected_action": [provider.pk]}, follow=True
+    )
+    assert "Wrong refused the request: Invalid API key" in response.content.decode()
+
+
+def test_it_syncs_now_and_shows_the_outcome(admin_client, provider, simulator):
+    response = admin_client.post(
+        _changelist("provider"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True
+    )
+    assert f"Sim: Synced: {len(simulator.catalog)} new" in response.content.decode()
+    assert Service.objects.filter(provider=provider).count() == len(simulator.catalog)
+    simulator.stop()
+    response = admin_client.post(
+        _changelist("provider"), {"action": "sync_now", "_selected_action": [provider.pk]}, follow=True
+    )
+    assert "Sync failed, catalog left as it was: Cannot reach Sim" in response.content.decode()
+    page = admin_client.get(reverse("admin:catalog_provider_change", args=[provider.pk])).content.decode()
+    assert "Cannot reach Sim" in page and SIMULATOR_KEY not in page
+
+
+def test_it_adds_a_provider_with_a_hidden_key(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_provider_add"),
+        {"name": "New", "api_url": "https://provider.example/api/v2", "api_key": "k-123456789",
+         "currency": "USD", "exchange_rate": "1", "markup_percent": "25", "is_active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert Provider.objects.get(name="New").api_key == "k-123456789"
+
+
+def test_it_refuses_a_negative_markup(admin_client):
+    category = CategoryFactory()
+    response = admin_client.post(
+        reverse("admin:catalog_category_change", args=[category.pk]),
+        {"name": category.name, "position": "0", "markup_percent": "-10"},
+    )
+    assert response.status_code == 200 and "greater than or equal to 0" in response.content.decode()
+
+
+def test_it_shows_the_synced_demo_catalog(admin_client, provider):
+    catalog_sync(provider=provider)
+    page = admin_client.get(_changelist("service")).content.decode()
+    assert "Instagramフォロワー" in page and "1.350000" in page and "📸 Instagram" in page
+    assert Category.objects.count() >= 4

@@ -1,0 +1,50 @@
+"""factory_boy factories, all in one place."""
+
+from decimal import Decimal
+
+import factory
+from factory.django import DjangoModelFactory
+
+from accounts.models import User
+from catalog.models import Category, Provider, Service
+
+
+class UserFactory(DjangoModelFactory[User]):
+    class Meta:
+        model = User
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class ProviderFactory(DjangoModelFactory[Provider]):
+    class Meta:
+        model = Provider
+
+    name = factory.Sequence(lambda n: f"Provider {n}")
+    api_url = "http://127.0.0.1:9/api/v2"
+    api_key = factory.Sequence(lambda n: f"provider-key-{n:08d}")
+
+
+class CategoryFactory(DjangoModelFactory[Category]):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+
+
+class ServiceFactory(DjangoModelFactory[Service]):
+    class Meta:
+        model = Service
+
+    provider = factory.SubFactory(ProviderFactory)
+    category = factory.SubFactory(CategoryFactory)
+    upstream_id = factory.Sequence(lambda n: n + 1)
+    upstream_name = factory.Sequence(lambda n: f"Service {n}")
+    name = factory.SelfAttribute("upstream_name")
+    upstream_rate = Decimal("1.000000")
+    min_quantity = 10
+    max_quantity = 10000
+    rate = Decimal("1.500000")
