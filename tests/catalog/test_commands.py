@@ -77,7 +77,7 @@ def test_it_fails_the_sync_command_when_a_provider_fails(provider, simulator):
 def test_it_sets_up_the_demo_and_can_run_again(simulator):
     first = _call("demo", "--provider-url", simulator.url, "--provider-key", SIMULATOR_KEY)
     second = _call("demo", "--provider-url", simulator.url, "--provider-key", SIMULATOR_KEY)
-    assert Provider.objects.count() == 1
+    assert Provider.objects.count() == 1 and Provider.objects.get().balance == 1000
     assert Service.objects.filter(is_active=True).count() == len(simulator.catalog)
     passwords = [re.findall(r"password (\S+)", text) for text in (first, second)]
     assert len(passwords[0]) == 2 and passwords[0] != passwords[1]

@@ -5,10 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import user_ensure
-from catalog.clients import provider_client
 from catalog.models import Provider
-from catalog.services import catalog_sync
-from upstream.client import UpstreamError
+from catalog.services import ProviderError, catalog_sync, provider_check
 
 DEMO_PROVIDER = "Demo provider"
 
@@ -54,15 +52,13 @@ class Command(BaseCommand):
         )
 
     def _wait_for(self, provider: Provider, seconds: int) -> None:
+        """Wait until the provider answers (it starts alongside in `make run`); records its balance."""
         deadline = time.monotonic() + seconds
-        client = provider_client(provider)
         while True:
             try:
-                client.balance()
+                provider_check(provider=provider)
                 return
-            except UpstreamError as exc:
+            except ProviderError as exc:
                 if time.monotonic() >= deadline:
-                    if seconds:
-                        raise CommandError(f"The demo provider does not answer: {exc.message}") from None
-                    return
+                    raise CommandError(f"The demo provider does not answer: {exc.message}") from None
             time.sleep(0.5)
