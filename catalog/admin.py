@@ -34,7 +34,9 @@ def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
 
 
 class ProviderForm(forms.ModelForm[Provider]):
-    api_url = forms.URLField(label="API URL", max_length=500, assume_scheme="https")
+    api_url = forms.URLField(
+        label="API URL", max_length=500, assume_scheme="https", widget=forms.URLInput(attrs={"size": 60})
+    )
     api_key = forms.CharField(
         label="API key",
         required=False,
@@ -192,18 +194,14 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         "id",
         "name",
         "provider",
-        "upstream_id",
         "category",
         "type",
         "upstream_price",
         "cost",
         "rate",
         "margin",
-        "min_quantity",
-        "max_quantity",
-        "refill",
-        "cancel",
-        "dripfeed",
+        "limits",
+        "features",
         "missing_upstream",
         "markup_percent",
         "fixed_rate",
@@ -276,6 +274,15 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         # Services come from a provider's catalog (sync), never typed in by hand.
         return False
 
+    @admin.display(description="min–max")
+    def limits(self, obj: Service) -> str:
+        return f"{obj.min_quantity}–{obj.max_quantity}"
+
+    @admin.display(description="features")
+    def features(self, obj: Service) -> str:
+        flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed)]
+        return ", ".join(name for name, present in flags if present) or "—"
+
     @admin.display(description="upstream rate", ordering="upstream_rate")
     def upstream_price(self, obj: Service) -> str:
         return f"{obj.upstream_rate.normalize():f} {obj.provider.currency}"
@@ -290,7 +297,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         return "—" if margin is None else f"{margin}%"
 
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
-        service_save(service=obj)
+        service_save(service=obj, fields=form.changed_data)
 
     @admin.action(description="Enable selected services")
     def enable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
@@ -298,7 +305,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         messages.success(request, f"Enabled {enabled} service(s).")
         if refused:
             names = "; ".join(f"{s.name} (#{s.pk})" for s in refused[:20])
-            messages.error(request, f"Not enabled, no price at or above cost: {names}")
+            messages.error(request, f"Not enabled (vanished upstream, or no price at or above cost): {names}")
 
     @admin.action(description="Disable selected services")
     def disable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:

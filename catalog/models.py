@@ -99,7 +99,7 @@ class Service(models.Model):
         NONE = "", "—"
         MISSING_UPSTREAM = "missing_upstream", "vanished upstream"
         BELOW_COST = "below_cost", "fixed price below cost"
-        NO_PRICE = "no_price", "no price"
+        NO_PRICE = "no_price", "no usable price"
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="services")
     upstream_id = models.PositiveBigIntegerField("upstream service id")
@@ -166,6 +166,8 @@ class Service(models.Model):
         if self.provider_id is None or self.upstream_rate is None:
             return
         price = service_price(self)
+        if self.is_active and self.missing_upstream:
+            raise ValidationError({"is_active": "This service vanished upstream: it cannot be sold."})
         if self.is_active and price.rate <= 0:
             raise ValidationError(
                 {"fixed_rate": "This service has no price upstream: set a fixed price to sell it."}

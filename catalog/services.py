@@ -27,9 +27,12 @@ UNCATEGORIZED = "Other"
 MAX_RATE = Decimal(10) ** 12
 MAX_QUANTITY = 2**63 - 1
 PRICE_FIELDS = ["rate", "is_active", "disabled_reason", "updated_at"]
+# What an admin edits; everything else about a service comes from upstream.
+ADMIN_FIELDS = ("name", "category", "description", "is_active", "markup_percent", "fixed_rate")
 SYNC_FIELDS = [
     "upstream_name",
     "name",
+    "category",
     "type",
     "upstream_category",
     "upstream_rate",
@@ -110,59 +113,85 @@ def _disable(service: Service, reason: str) -> None:
     service.disabled_reason = reason
 
 
+def _locked(services: "QuerySet[Service]") -> list[Service]:
+    """The services, row-locked until the transaction ends; always in pk order so lockers never deadlock.
+
+    Sync, repricing and admin edits all lock before they read, so none writes back what another changed.
+    """
+    return list(
+        services.select_related("category", "provider").select_for_update(of=("self",)).order_by("pk")
+    )
+
+
 def apply_price(service: Service) -> None:
-    """Set the service's rate; fail closed when it has no price or an admin's fixed price is below cost."""
+    """Set the service's rate; fail closed when it has no usable price, sells below cost or vanished."""
     price = service_price(service)
-    if price.rate <= 0:
+    if price.rate <= 0 or price.rate >= MAX_RATE:
         service.rate = Decimal(0)
         _disable(service, Reason.NO_PRICE)
         return
     service.rate = price.rate
-    if price.below_cost and service.is_active:
+    if not service.is_active:
+        return
+    if service.missing_upstream:
+        _disable(service, Reason.MISSING_UPSTREAM)
+    elif price.below_cost:
         _disable(service, Reason.BELOW_COST)
-    elif service.is_active:
+    else:
         service.disabled_reason = Reason.NONE
 
 
+def _price_state(service: Service) -> tuple[object, ...]:
+    return tuple(getattr(service, name) for name in PRICE_FIELDS[:-1])
+
+
+@transaction.atomic
 def services_reprice(*, services: "QuerySet[Service]") -> list[Service]:
     """Recompute the rate of these services at once; returns those this disabled for selling below cost."""
-    changed, disabled = [], []
-    for service in services.select_related("category", "provider"):
-        before = (service.rate, service.is_active, service.disabled_reason)
+    changed, disabled, now = [], [], timezone.now()
+    for service in _locked(services):
+        was_active, before = service.is_active, _price_state(service)
         apply_price(service)
-        if (service.rate, service.is_active, service.disabled_reason) != before:
-            service.updated_at = timezone.now()
+        if _price_state(service) != before:
+            service.updated_at = now
             changed.append(service)
-            if before[1] and not service.is_active:
+            if was_active and not service.is_active:
                 disabled.append(service)
-    Service.objects.bulk_update(changed, PRICE_FIELDS, batch_size=500)
+    bulk_update_rows(changed, PRICE_FIELDS)
     return disabled
 
 
-def service_save(*, service: Service) -> None:
-    """Save an admin's edit of a service with its new price."""
-    apply_price(service)
-    service.save()
+@transaction.atomic
+def service_save(*, service: Service, fields: Iterable[str]) -> Service:
+    """Save an admin's edit of these fields onto the current row (a sync may have run meanwhile), repriced."""
+    edited = [name for name in fields if name in ADMIN_FIELDS]
+    current = _locked(Service.objects.filter(pk=service.pk))[0]
+    for name in edited:
+        setattr(current, name, getattr(service, name))
+    apply_price(current)
+    current.save(update_fields=[*edited, *PRICE_FIELDS])
+    return current
 
 
+@transaction.atomic
 def services_set_markup(*, services: "QuerySet[Service]", markup_percent: Decimal | None) -> list[Service]:
     services.update(markup_percent=markup_percent)
     return services_reprice(services=services)
 
 
+@transaction.atomic
 def services_enable(*, services: "QuerySet[Service]") -> tuple[int, list[Service]]:
-    """Enable the services that can be sold; returns how many were enabled and those refused (no price)."""
-    enabled, refused = [], []
-    for service in services.select_related("category", "provider").filter(is_active=False):
-        price = service_price(service)
-        if price.rate <= 0 or price.below_cost:
-            refused.append(service)
-            continue
+    """Enable the services that can be sold; returns how many were enabled and those refused."""
+    enabled, refused, now = [], [], timezone.now()
+    for service in _locked(services.filter(is_active=False)):
         service.is_active = True
         apply_price(service)
-        service.updated_at = timezone.now()
+        if not service.is_active:
+            refused.append(service)
+            continue
+        service.updated_at = now
         enabled.append(service)
-    Service.objects.bulk_update(enabled, PRICE_FIELDS, batch_size=500)
+    bulk_update_rows(enabled, PRICE_FIELDS)
     return len(enabled), refused
 
 
@@ -240,14 +269,20 @@ def _copy_upstream(service: Service, info: ServiceInfo) -> None:
     service.upstream_extra = _jsonable(info.extra)
 
 
-def _categories_for(names: Iterable[str]) -> dict[str, Category]:
-    wanted = set(names)
-    found = {c.source_name: c for c in Category.objects.filter(source_name__in=wanted) if c.source_name}
-    missing = [Category(name=n, source_name=n) for n in sorted(wanted - found.keys())]
-    for category in Category.objects.bulk_create(missing):
-        assert category.source_name is not None
-        found[category.source_name] = category
-    return found
+def _category_name(upstream_category: str) -> str:
+    return upstream_category[:200] or UNCATEGORIZED
+
+
+def _categories_for(names: set[str]) -> dict[str, Category]:
+    """Local categories for these upstream names, created where missing."""
+    missing = names - set(
+        Category.objects.filter(source_name__in=names).values_list("source_name", flat=True)
+    )
+    # Two providers' syncs may create the same category at once: the loser's insert is skipped, not an error.
+    Category.objects.bulk_create(
+        [Category(name=name, source_name=name) for name in sorted(missing)], ignore_conflicts=True
+    )
+    return {c.source_name: c for c in Category.objects.filter(source_name__in=names) if c.source_name}
 
 
 def _snapshot(service: Service) -> tuple[object, ...]:
@@ -281,7 +316,9 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         problem = _unstorable(info)
         if problem:
             result.skipped.append(
-                SkippedEntry(position=-1, reason=f"service {info.service}: {problem}", excerpt="")
+                SkippedEntry(
+                    position=-1, reason=f"service {info.service}: {problem}", excerpt="", service=info.service
+                )
             )
         else:
             incoming[info.service] = info
@@ -289,16 +326,14 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
     with transaction.atomic():
         # Serializes overlapping syncs of one provider (a beat run and an admin's "sync now").
         Provider.objects.select_for_update().filter(pk=provider.pk).first()
-        existing = {
-            s.upstream_id: s for s in Service.objects.filter(provider=provider).select_related("category")
-        }
+        existing = {s.upstream_id: s for s in _locked(Service.objects.filter(provider=provider))}
         new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in existing]
-        categories = _categories_for(info.category[:200] or UNCATEGORIZED for info in new_infos)
+        categories = _categories_for({_category_name(info.category) for info in incoming.values()})
 
         created = []
         for info in new_infos:
             service = Service(provider=provider, upstream_id=info.service, name="", upstream_name="")
-            service.category = categories[info.category[:200] or UNCATEGORIZED]
+            service.category = categories[_category_name(info.category)]
             _copy_upstream(service, info)
             apply_price(service)
             created.append(service)
@@ -308,14 +343,19 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         changed: list[Service] = []
         vanished_ids: list[int] = []
         now = timezone.now()
+        # A malformed entry still names a service that exists upstream: left as it is, not "vanished".
+        still_listed = {entry.service for entry in result.skipped if entry.service is not None}
         for upstream_id, service in existing.items():
             service.provider = provider
             fresh = incoming.get(upstream_id)
             if fresh is None:
-                if not service.missing_upstream:
+                if not service.missing_upstream and upstream_id not in still_listed:
                     vanished_ids.append(service.pk)
                 continue
             before = _snapshot(service)
+            if service.category.source_name == _category_name(service.upstream_category):
+                # Not moved by an admin: keep following the upstream category.
+                service.category = categories[_category_name(fresh.category)]
             _copy_upstream(service, fresh)
             if service.missing_upstream:
                 service.missing_upstream = False

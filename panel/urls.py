@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 
 admin.site.site_header = "SMM panel administration"
 admin.site.site_title = "SMM panel"
+# The catalog lists are wide (prices, margin, editable columns): give them the whole page.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -13,6 +13,12 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
+def _where(url: str) -> str:
+    # Never the user or password of the URL: this is printed.
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}"
+
+
 def _answers(url: str, probe: bytes, expect: bytes) -> bool:
     parts = urlsplit(url)
     try:
@@ -31,14 +37,16 @@ def main() -> int:
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     assignments = []
     missing = []
-    if database_url.startswith("postgres") and not _answers(database_url, b"", b""):
-        missing.append(f"PostgreSQL at {urlsplit(database_url).netloc}")
+    if not database_url.startswith("postgres"):
+        missing.append("PostgreSQL (DATABASE_URL is not a postgres:// URL)")
+    elif not _answers(database_url, b"", b""):
+        missing.append(f"PostgreSQL at {_where(database_url)}")
         database_url = "sqlite:///" + os.path.abspath("var/test.sqlite3")
     assignments.append(f"DATABASE_URL={database_url}")
     if _answers(redis_url, b"PING\r\n", b"+PONG"):
         assignments += [f"REDIS_URL={redis_url}", f"CELERY_BROKER_URL={redis_url}"]
     else:
-        missing.append(f"Redis at {urlsplit(redis_url).netloc}")
+        missing.append(f"Redis at {_where(redis_url)}")
     if missing and required:
         print(f"CI requires {' and '.join(missing)}, which did not answer.", file=sys.stderr)
         return 1

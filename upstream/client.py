@@ -5,6 +5,7 @@ Every failure says whether a retry is safe (see "Retry safety" in API_V2.md):
 `Ambiguous` (the request went out and the answer is unusable: an `add` may exist upstream).
 """
 
+import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar, overload
 
@@ -60,6 +61,21 @@ class Ambiguous(UpstreamError):
     """The request went out but the reply is unusable: the action may have taken effect upstream."""
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is anywhere in the exception's chain, args or urllib3 reasons."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        pending += [*current.args, current.__cause__, current.__context__, getattr(current, "reason", None)]
+    return False
+
+
 def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), BATCH_LIMIT):
@@ -102,13 +118,17 @@ class ApiClient:
         return text.replace(self._key, "***") if self._key else text
 
     def _post(self, action: str, params: Mapping[str, str]) -> requests.Response:
-        form = {"key": self._key, "action": action, **params}
+        form = {**params, "key": self._key, "action": action}
         try:
             return self._session.post(self.url, data=form, timeout=self._timeout, allow_redirects=False)
         except requests.exceptions.ConnectTimeout:
             raise NotSent(f"{action}: connection to the provider timed out") from None
         except requests.exceptions.SSLError as exc:
-            raise NotSent(f"{action}: TLS failure: {self._scrub(str(exc))}") from None
+            # requests raises SSLError both in the handshake and while reading the reply; only a refused
+            # certificate proves that nothing was sent.
+            if _caused_by(exc, ssl.SSLCertVerificationError):
+                raise NotSent(f"{action}: the provider's TLS certificate was refused") from None
+            raise Ambiguous(f"{action}: TLS failure: {self._scrub(str(exc))}") from None
         except requests.exceptions.ReadTimeout:
             raise Ambiguous(
                 f"{action}: no answer within {self._timeout[1]} s after the request was sent"
@@ -131,9 +151,14 @@ class ApiClient:
         except requests.exceptions.RequestException as exc:
             raise Ambiguous(f"{action}: {type(exc).__name__}: {self._scrub(str(exc))}") from None
 
-    def _call(self, action: str, **params: str) -> object:
-        """The decoded reply of a successful call; every other outcome raises an UpstreamError."""
+    def _reply(self, action: str, params: Mapping[str, str]) -> object:
+        """The decoded JSON reply, error or not; transport failures and non-JSON replies raise."""
         response = self._post(action, params)
+        if action == "add" and response.status_code >= 500:
+            # A server error may come after the order was created: never take it as a clean refusal.
+            raise Ambiguous(
+                f"add: HTTP {response.status_code}: {self._scrub(excerpt(response.text.strip(), 80))!r}"
+            )
         if 300 <= response.status_code < 400:
             location = self._scrub(response.headers.get("Location", ""))
             raise Ambiguous(f"{action}: the provider redirected to {location!r}; check the API URL")
@@ -142,10 +167,21 @@ class ApiClient:
         except ParseError:
             body = self._scrub(excerpt(response.text.strip(), 80))
             raise Ambiguous(f"{action}: HTTP {response.status_code} without a JSON reply: {body!r}") from None
+        return payload
+
+    def _refusal(self, payload: object) -> Rejected | None:
         message = error_message(payload)
-        if message is not None:
-            message = self._scrub(message)
-            raise Rejected(message, retryable=is_retryable_refusal(message))
+        if message is None:
+            return None
+        message = self._scrub(message)
+        return Rejected(message, retryable=is_retryable_refusal(message))
+
+    def _call(self, action: str, **params: str) -> object:
+        """The decoded reply of a successful call; every other outcome raises an UpstreamError."""
+        payload = self._reply(action, params)
+        refusal = self._refusal(payload)
+        if refusal is not None:
+            raise refusal
         return payload
 
     def _unexpected(self, action: str, problem: object) -> Ambiguous:
@@ -168,13 +204,17 @@ class ApiClient:
     def add(self, service: int, **fields: str | int) -> int:
         """Place an order upstream and return its upstream id. Never retried here: see Ambiguous."""
         params = {name: str(value) for name, value in fields.items()}
-        payload = self._call("add", service=str(service), **params)
-        try:
-            if not isinstance(payload, Mapping) or "order" not in payload:
-                raise ParseError(f"no order id in {excerpt(payload)}")
-            return parse_int(payload["order"])
-        except ParseError as exc:
-            raise self._unexpected("add", exc) from None
+        payload = self._reply("add", {**params, "service": str(service)})
+        if isinstance(payload, Mapping) and payload.get("order") not in (None, ""):
+            # An order id is proof the order exists upstream, whatever else the reply says.
+            try:
+                return parse_int(payload["order"])
+            except ParseError as exc:
+                raise self._unexpected("add", exc) from None
+        refusal = self._refusal(payload)
+        if refusal is not None:
+            raise refusal
+        raise self._unexpected("add", f"no order id in {excerpt(payload)}")
 
     @overload
     def status(self, ids: int) -> OrderStatus: ...

@@ -88,6 +88,8 @@ class SkippedEntry:
     position: int
     reason: str
     excerpt: str
+    # The entry's service id when it could be read: the service still exists upstream.
+    service: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,10 @@ class ItemError:
 
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+# "1,234.56": commas group thousands. "0,900" is not such a number (it may be a European 0.9).
+_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$")
+# Far beyond any real amount or count; a huge exponent ("1e1000000") would stall int() for minutes.
+_MAX_EXPONENT = 30
 _UNKNOWN_COUNTS = {"", "unknown", "null", "none", "n/a", "-"}
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", "", "null", "none"}
@@ -149,6 +154,8 @@ def parse_decimal(value: object) -> Decimal:
         raise ParseError(f"not a number: {value!r}")
     if not number.is_finite():
         raise ParseError(f"not a number: {value!r}")
+    if number and abs(number.adjusted()) > _MAX_EXPONENT:
+        raise ParseError(f"number out of range: {excerpt(value, 40)}")
     return number
 
 
@@ -164,6 +171,17 @@ def parse_count(value: object) -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in _UNKNOWN_COUNTS):
         return None
     return parse_int(value)
+
+
+def parse_remains(value: object) -> int | None:
+    """What is left to deliver; providers report over-delivery as a negative number, which is nothing left."""
+    remains = parse_count(value)
+    return None if remains is None else max(remains, 0)
+
+
+def parse_start_count(value: object) -> int | None:
+    start_count = parse_count(value)
+    return None if start_count is None or start_count < 0 else start_count
 
 
 def parse_bool(value: object) -> bool:
@@ -277,6 +295,13 @@ def parse_service(entry: object) -> ServiceInfo:
     )
 
 
+def _entry_id(entry: object) -> int | None:
+    try:
+        return parse_int(entry.get("service")) if isinstance(entry, Mapping) else None
+    except ParseError:
+        return None
+
+
 def parse_catalog(payload: object) -> Catalog:
     """The `services` reply; a malformed entry is skipped and reported, never the whole catalog."""
     if isinstance(payload, Mapping):
@@ -296,7 +321,11 @@ def parse_catalog(payload: object) -> Catalog:
             if info.service in seen:
                 raise ParseError(f"service id {info.service} appears twice")
         except ParseError as exc:
-            skipped.append(SkippedEntry(position=position, reason=str(exc), excerpt=excerpt(entry)))
+            skipped.append(
+                SkippedEntry(
+                    position=position, reason=str(exc), excerpt=excerpt(entry), service=_entry_id(entry)
+                )
+            )
             continue
         seen.add(info.service)
         services.append(info)
@@ -313,23 +342,30 @@ def parse_order_status(payload: object) -> OrderStatus:
     if not isinstance(payload, Mapping) or "status" not in payload:
         raise ParseError("no status in the reply")
     raw_status = _text(payload, "status")
-    charge = payload.get("charge")
+    charge = None if payload.get("charge") in (None, "") else parse_decimal(payload["charge"])
+    if charge is not None and charge < 0:
+        raise ParseError(f"charge {charge} is negative")
     return OrderStatus(
         state=parse_order_state(raw_status),
         raw_status=raw_status,
-        charge=None if charge in (None, "") else parse_decimal(charge),
-        start_count=parse_count(payload.get("start_count")),
-        remains=parse_count(payload.get("remains")),
+        charge=charge,
+        start_count=parse_start_count(payload.get("start_count")),
+        remains=parse_remains(payload.get("remains")),
         currency=_text(payload, "currency").upper() or None,
     )
 
 
 def error_message(payload: object) -> str | None:
-    """The text of an `{"error": ...}` reply, or None when the reply is not an error."""
-    if isinstance(payload, Mapping) and "error" in payload:
-        message = payload["error"]
-        return message.strip() if isinstance(message, str) else json.dumps(message, default=str)
-    return None
+    """The text of an `{"error": ...}` reply, or None when the reply is not an error.
+
+    Some panels send `"error": ""` (or null, false) beside a real result: that is no error.
+    """
+    if not isinstance(payload, Mapping):
+        return None
+    message = payload.get("error")
+    if message in (None, False, 0, "") or (isinstance(message, str) and not message.strip()):
+        return None
+    return message.strip() if isinstance(message, str) else json.dumps(message, default=str)
 
 
 # Refusals that may pass on their own or once the operator acts (funds, limits, a wrong key); anything

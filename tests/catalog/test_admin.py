@@ -215,3 +215,15 @@ def test_it_shows_the_synced_demo_catalog(admin_client, provider):
     page = admin_client.get(_changelist("service")).content.decode()
     assert "Instagramフォロワー" in page and "1.350000" in page and "📸 Instagram" in page
     assert Category.objects.count() >= 4
+
+
+def test_it_refuses_to_enable_a_service_that_vanished_upstream(admin_client):
+    gone = ServiceFactory(is_active=False, missing_upstream=True, disabled_reason="missing_upstream")
+    response = admin_client.post(
+        _changelist("service"), {"action": "enable", "_selected_action": [gone.pk]}, follow=True
+    )
+    assert "Enabled 0 service(s)" in response.content.decode()
+    response = admin_client.post(_changelist("service"), _list_edit(gone, is_active="on"))
+    assert response.status_code == 200 and "vanished upstream" in response.content.decode()
+    gone.refresh_from_db()
+    assert not gone.is_active

@@ -65,7 +65,7 @@ def test_it_refuses_an_admin_fixed_price_below_cost(service):
 
 def test_it_disables_a_service_whose_fixed_price_falls_below_cost(service):
     service.fixed_rate = Decimal("2.100000")
-    service_save(service=service)
+    service_save(service=service, fields=["fixed_rate"])
     ServiceFactory(provider=service.provider, category=service.category)
     service.provider.exchange_rate = Decimal("1.1")
     service.provider.save()
@@ -78,7 +78,7 @@ def test_it_disables_a_service_whose_fixed_price_falls_below_cost(service):
 def test_it_reprices_every_service_of_a_category_at_once(settings):
     settings.DEFAULT_MARKUP_PERCENT = Decimal(50)
     category = CategoryFactory()
-    services = ServiceFactory.create_batch(3, category=category, upstream_rate=Decimal("1.000000"))
+    ServiceFactory.create_batch(3, category=category, upstream_rate=Decimal("1.000000"))
     other = ServiceFactory(upstream_rate=Decimal("1.000000"))
     services_reprice(services=Service.objects.all())
     category.markup_percent = Decimal(100)
@@ -87,12 +87,22 @@ def test_it_reprices_every_service_of_a_category_at_once(settings):
     assert {s.rate for s in Service.objects.filter(category=category)} == {Decimal("2.000000")}
     other.refresh_from_db()
     assert other.rate == Decimal("1.500000")
-    assert len(services) == 3
 
 
 def test_it_never_keeps_a_service_without_price_active():
     service = ServiceFactory(upstream_rate=Decimal(0))
-    service_save(service=service)
+    service_save(service=service, fields=[])
     service.refresh_from_db()
     assert service.is_active is False and service.rate == 0
     assert service.disabled_reason == Service.DisabledReason.NO_PRICE
+
+
+def test_it_saves_only_what_the_admin_edited_onto_the_current_row():
+    stale = ServiceFactory.create(upstream_rate=Decimal("1.000000"), rate=Decimal("1.500000"))
+    # A sync updates the row after the admin's copy was read.
+    Service.objects.filter(pk=stale.pk).update(upstream_rate=Decimal("2.000000"), upstream_name="Renamed")
+    stale.markup_percent = Decimal(100)
+    saved = service_save(service=stale, fields=["markup_percent"])
+    current = Service.objects.get(pk=stale.pk)
+    assert current.upstream_rate == Decimal("2.000000") and current.upstream_name == "Renamed"
+    assert current.markup_percent == 100 and current.rate == Decimal("4.000000") == saved.rate

@@ -4,7 +4,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Provider, Service
@@ -177,15 +177,15 @@ def test_it_escapes_nothing_and_loses_nothing_of_unicode_names(simulator, provid
 
 
 def test_it_syncs_a_large_catalog_in_a_handful_of_queries(simulator, provider):
-    simulator.catalog = generated_catalog(2000)
+    simulator.catalog = generated_catalog(5000)
     with CaptureQueriesContext(connection) as first:
-        assert catalog_sync(provider=provider).created == 2000
+        assert catalog_sync(provider=provider).created == 5000
     for service in simulator.catalog[::2]:
         service.rate += Decimal("0.01")
     simulator.catalog = simulator.catalog[:-100]
     with CaptureQueriesContext(connection) as second:
         result = catalog_sync(provider=provider)
-    assert (result.updated, result.vanished) == (950, 100)
+    assert (result.updated, result.vanished) == (2450, 100)
     assert len(first.captured_queries) < 20 and len(second.captured_queries) < 20
 
 
@@ -209,3 +209,84 @@ def test_it_serializes_overlapping_syncs_of_one_provider(simulator, provider):
         thread.join()
     assert errors == [] and outcomes == [True, True, True]
     assert Service.objects.filter(provider=provider).count() == 300
+
+
+def test_it_moves_a_service_with_its_upstream_category_unless_an_admin_moved_it(simulator, provider):
+    catalog_sync(provider=provider)
+    mine = Category.objects.create(name="Hand-picked")
+    Service.objects.filter(upstream_id=2).update(category=mine)
+    _service(simulator, 1).category = "Instagram Followers"
+    _service(simulator, 2).category = "Instagram Likes"
+    catalog_sync(provider=provider)
+    assert Service.objects.get(upstream_id=1).category.source_name == "Instagram Followers"
+    assert Service.objects.get(upstream_id=2).category == mine
+
+
+def test_it_leaves_a_service_alone_when_only_its_entry_is_malformed(simulator, provider):
+    catalog_sync(provider=provider)
+    simulator.script_reply(
+        '[{"service": 1, "name": "Likes", "category": "IG", "rate": "broken", "min": "10", "max": "100"},'
+        ' {"service": 2, "name": "Views", "category": "IG", "rate": "0.5", "min": "10", "max": "100"}]'
+    )
+    result = catalog_sync(provider=provider)
+    followers = Service.objects.get(upstream_id=1)
+    assert followers.is_active and not followers.missing_upstream and followers.rate == Decimal("1.350000")
+    assert result.vanished == len(simulator.catalog) - 2
+
+
+def test_it_disables_a_service_whose_price_would_not_fit_instead_of_failing_the_sync(simulator, provider):
+    simulator.catalog.append(SimService(700, "Gold", "Default", "VIP", Decimal("999999999999"), 1, 10))
+    result = catalog_sync(provider=provider)
+    assert result.ok and result.created == len(simulator.catalog)
+    gold = Service.objects.get(upstream_id=700)
+    assert not gold.is_active and gold.rate == 0 and gold.disabled_reason == Service.DisabledReason.NO_PRICE
+
+
+def _in_thread(target) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_never_overwrites_an_admin_edit_committed_during_a_sync(simulator, provider):
+    catalog_sync(provider=provider)
+    _service(simulator, 1).name = "Instagram Followers (upstream rename)"
+    with transaction.atomic():
+        # An admin's save holds the row; the sync must wait for it and then build on what it wrote.
+        service = Service.objects.select_for_update().get(upstream_id=1)
+        thread, errors = _in_thread(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)))
+        thread.join(0.5)
+        assert thread.is_alive(), "the sync did not wait for the admin's row lock"
+        service.name, service.fixed_rate, service.rate = "Followers (ours)", Decimal(9), Decimal(9)
+        service.save()
+    thread.join(30)
+    assert errors == []
+    service.refresh_from_db()
+    assert (
+        service.name == "Followers (ours)"
+        and service.upstream_name == "Instagram Followers (upstream rename)"
+    )
+    assert service.rate == Decimal("9.000000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shares_a_category_that_another_provider_creates_at_the_same_time(simulator, provider):
+    with transaction.atomic():
+        Category.objects.create(name="📸 Instagram", source_name="📸 Instagram")
+        thread, errors = _in_thread(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)))
+        thread.join(0.5)
+    thread.join(30)
+    assert errors == []
+    assert Category.objects.filter(source_name="📸 Instagram").count() == 1
+    assert Service.objects.get(upstream_id=1).category.source_name == "📸 Instagram"

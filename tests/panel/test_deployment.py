@@ -83,3 +83,11 @@ def test_the_migrations_match_the_models():
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
     assert "No changes detected" in out.getvalue()
+
+
+def test_the_app_services_start_after_migrations_and_the_image_holds_no_secrets():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".env", "var", ".venv", ".git"} <= ignored

@@ -1,9 +1,15 @@
 """The API v2 client against the simulator over real HTTP: sloppy replies, and each class of failure."""
 
+import os
 import socket
+import ssl
+import subprocess
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+import requests
 
 from tests.conftest import SIMULATOR_KEY
 from upstream.client import Ambiguous, ApiClient, NotSent, Rejected
@@ -232,3 +238,90 @@ def test_it_runs_refills_and_cancels_against_the_simulator(simulator, client):
     to_cancel = client.add(cancelable.id, link="https://instagram.com/p/c", quantity=cancelable.min)
     assert client.cancel([to_cancel, 777777]) == {to_cancel: True, 777777: ItemError("Incorrect order ID")}
     assert client.status(to_cancel).state == OrderState.CANCELED
+
+
+@pytest.mark.parametrize("body", ['{"order": 777, "error": ""}', '{"order": "777", "error": null}'])
+def test_it_takes_an_order_id_beside_an_empty_error_as_success(simulator, client, body):
+    simulator.script_reply(body)
+    assert client.add(1, link="https://instagram.com/p/abc", quantity=100) == 777
+
+
+def test_it_takes_an_order_id_as_proof_even_beside_an_error_text(simulator, client):
+    simulator.script_reply('{"order": 778, "error": "Notice: duplicate check skipped"}')
+    assert client.add(1, link="https://instagram.com/p/abc", quantity=100) == 778
+
+
+def test_it_reports_a_reply_with_neither_order_nor_error_as_ambiguous(simulator, client):
+    simulator.script_reply('{"error": "", "status": "ok"}')
+    with pytest.raises(Ambiguous, match="no order id"):
+        client.add(1, link="https://instagram.com/p/abc", quantity=100)
+
+
+def test_it_reports_a_server_error_on_add_as_ambiguous_even_with_an_error_field(simulator, client):
+    simulator.script_reply('{"error": "Incorrect service ID"}', status=500)
+    with pytest.raises(Ambiguous, match="HTTP 500"):
+        client.add(1, link="https://instagram.com/p/abc", quantity=100)
+
+
+def test_it_keeps_its_own_key_and_action_whatever_the_fields(simulator, client):
+    client.add(1, link="https://instagram.com/p/abc", quantity=100, key="other", action="balance")
+    (call,) = simulator.calls_for("add")
+    assert call.params["key"] == SIMULATOR_KEY
+
+
+@pytest.fixture
+def tls_certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _tls_server(cert, key, *, corrupt_after_request: bool) -> tuple[int, threading.Thread]:
+    """A TLS server that reads one request, then answers with a corrupt TLS record (or just fails)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(2)
+                    received = b""
+                    while b"action=add" not in received:
+                        received += tls.recv(65536)
+                    if corrupt_after_request:
+                        with socket.socket(fileno=os.dup(tls.fileno())) as raw:
+                            raw.sendall(b"\x17\x03\x03\x00\x20" + os.urandom(32))
+                        time.sleep(0.5)
+            except (ssl.SSLError, OSError):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return port, thread
+
+
+def test_it_reports_a_tls_failure_after_sending_as_ambiguous(tls_certificate):
+    port, thread = _tls_server(*tls_certificate, corrupt_after_request=True)
+    session = requests.Session()
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides `verify`
+    session.verify = str(tls_certificate[0])
+    client = ApiClient(f"https://127.0.0.1:{port}/api/v2", SIMULATOR_KEY, read_timeout=2, session=session)
+    with pytest.raises(Ambiguous, match="TLS failure"):
+        client.add(1, link="https://instagram.com/p/abc", quantity=100)
+    thread.join(5)
+
+
+def test_it_reports_a_refused_certificate_as_not_sent(tls_certificate):
+    port, thread = _tls_server(*tls_certificate, corrupt_after_request=False)
+    client = ApiClient(f"https://127.0.0.1:{port}/api/v2", SIMULATOR_KEY, read_timeout=2)
+    with pytest.raises(NotSent, match="certificate"):
+        client.add(1, link="https://instagram.com/p/abc", quantity=100)
+    thread.join(5)

@@ -9,6 +9,7 @@ from upstream.protocol import (
     ParseError,
     RefillState,
     decode_body,
+    error_message,
     is_retryable_refusal,
     normalize_service_type,
     parse_bool,
@@ -16,7 +17,10 @@ from upstream.protocol import (
     parse_count,
     parse_decimal,
     parse_order_state,
+    parse_order_status,
     parse_refill_state,
+    parse_remains,
+    parse_start_count,
 )
 
 
@@ -36,7 +40,10 @@ def test_it_reads_numbers_as_providers_send_them(raw, expected):
     assert parse_decimal(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "NaN", "Infinity", "1.2.3", "12,34", True, None, [], "0x10"])
+@pytest.mark.parametrize(
+    "raw",
+    ["", "abc", "NaN", "Infinity", "1.2.3", "12,34", "0,900", True, None, [], "0x10", "1e1000000", "1e-40"],
+)
 def test_it_rejects_what_is_not_a_number(raw):
     with pytest.raises(ParseError):
         parse_decimal(raw)
@@ -45,10 +52,15 @@ def test_it_rejects_what_is_not_a_number(raw):
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("3572", 3572), (157, 157), ("1,234", 1234), ("12.0", 12), ("", None), ("Unknown", None), (None, None),
-     ("unknown ", None), ("-5", -5)],
+     ("unknown ", None)],
 )  # fmt: skip
 def test_it_reads_counts_keeping_unknown_apart_from_zero(raw, expected):
     assert parse_count(raw) == expected
+
+
+def test_it_reads_over_delivery_as_nothing_left_and_a_negative_start_count_as_unknown():
+    assert parse_remains("-5") == 0 and parse_remains("7") == 7 and parse_remains("") is None
+    assert parse_start_count("-1") is None and parse_start_count("0") == 0
 
 
 def test_it_rejects_fractional_counts():
@@ -187,3 +199,21 @@ def test_it_skips_malformed_catalog_entries_and_keeps_the_rest():
     assert [s.position for s in catalog.skipped] == [1, 2, 3, 4, 5]
     assert "rate is missing" in catalog.skipped[0].reason
     assert "appears twice" in catalog.skipped[3].reason
+
+
+def test_it_refuses_huge_exponents_at_once():
+    # int() of such a value would keep a worker busy for minutes.
+    with pytest.raises(ParseError, match="out of range"):
+        parse_count("1e1000000000")
+
+
+@pytest.mark.parametrize(
+    "payload", [{"error": ""}, {"error": None}, {"error": False}, {"error": "  "}, {"order": 1}]
+)
+def test_it_does_not_take_an_empty_error_field_for_an_error(payload):
+    assert error_message(payload) is None
+
+
+def test_it_reads_a_negative_charge_as_unreadable():
+    with pytest.raises(ParseError, match="negative"):
+        parse_order_status({"status": "Completed", "charge": "-3"})
