@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from catalog.models import Category, Provider, Service
 from catalog.pricing import service_price
 from catalog.services import (
+    ADMIN_FIELDS,
     ProviderError,
     catalog_sync,
     provider_check,
@@ -58,8 +59,6 @@ class ProviderForm(forms.ModelForm[Provider]):
 
     def clean_currency(self) -> str:
         currency: str = self.cleaned_data["currency"].strip().upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise forms.ValidationError("Use a three-letter currency code such as USD.")
         return currency
 
 
@@ -184,7 +183,7 @@ class MarkupForm(forms.Form):
 class ServiceAdminForm(forms.ModelForm[Service]):
     class Meta:
         model = Service
-        fields = ["name", "category", "description", "is_active", "markup_percent", "fixed_rate"]
+        fields = ADMIN_FIELDS
 
 
 @admin.register(Service)

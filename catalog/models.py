@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -25,7 +25,10 @@ class Provider(models.Model):
     api_url = models.URLField("API URL", max_length=500)
     api_key = models.CharField("API key", max_length=200)
     currency = models.CharField(
-        max_length=3, default="USD", help_text="The currency the provider charges in."
+        max_length=3,
+        default="USD",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter currency code such as USD.")],
+        help_text="The currency the provider charges in.",
     )
     exchange_rate = models.DecimalField(
         max_digits=18,

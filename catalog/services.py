@@ -289,6 +289,25 @@ def _snapshot(service: Service) -> tuple[object, ...]:
     return tuple(getattr(service, name) for name in SYNC_FIELDS)
 
 
+def _refresh(service: Service, info: ServiceInfo, upstream_category: Category, result: SyncResult) -> bool:
+    """Bring an existing service up to date with its upstream entry; whether anything changed."""
+    before = _snapshot(service)
+    if service.category.source_name == _category_name(service.upstream_category):
+        # Not moved by an admin: keep following the upstream category.
+        service.category = upstream_category
+    _copy_upstream(service, info)
+    if service.missing_upstream:
+        service.missing_upstream = False
+        result.restored += 1
+        if service.disabled_reason == Reason.MISSING_UPSTREAM:
+            service.is_active, service.disabled_reason = True, Reason.NONE
+    was_active = service.is_active
+    apply_price(service)
+    if was_active and service.disabled_reason == Reason.BELOW_COST:
+        result.disabled_below_cost.append(f"{service.name} (#{service.pk})")
+    return _snapshot(service) != before
+
+
 def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> SyncResult:
     """Mirror the provider's catalog: create, update, and disable what vanished, in a handful of queries.
 
@@ -352,21 +371,7 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
                 if not service.missing_upstream and upstream_id not in still_listed:
                     vanished_ids.append(service.pk)
                 continue
-            before = _snapshot(service)
-            if service.category.source_name == _category_name(service.upstream_category):
-                # Not moved by an admin: keep following the upstream category.
-                service.category = categories[_category_name(fresh.category)]
-            _copy_upstream(service, fresh)
-            if service.missing_upstream:
-                service.missing_upstream = False
-                result.restored += 1
-                if service.disabled_reason == Reason.MISSING_UPSTREAM:
-                    service.is_active, service.disabled_reason = True, Reason.NONE
-            was_active = service.is_active
-            apply_price(service)
-            if was_active and service.disabled_reason == Reason.BELOW_COST:
-                result.disabled_below_cost.append(f"{service.name} (#{service.pk})")
-            if _snapshot(service) != before:
+            if _refresh(service, fresh, categories[_category_name(fresh.category)], result):
                 service.updated_at = now
                 changed.append(service)
         bulk_update_rows(changed, [*SYNC_FIELDS, "updated_at"])

@@ -90,3 +90,9 @@ def test_it_sets_up_the_demo_and_can_run_again(simulator):
 def test_it_stops_the_demo_when_the_provider_never_answers():
     with pytest.raises(CommandError, match="does not answer"):
         _call("demo", "--provider-url", "http://127.0.0.1:9/api/v2", "--wait", "1")
+
+
+def test_it_refuses_a_currency_that_is_not_a_code(simulator):
+    with pytest.raises(CommandError, match="three-letter currency code"):
+        _call("add_provider", "Main", simulator.url, SIMULATOR_KEY, "--currency", "US$")
+    assert not Provider.objects.exists()

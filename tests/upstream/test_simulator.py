@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from upstream.protocol import SERVICE_TYPES
 from upstream.simulator import FakeClock, SimService, Simulator, demo_catalog, generated_catalog
 from upstream.simulator.clock import RealClock
 
@@ -492,24 +493,7 @@ def test_it_runs_on_a_sped_up_real_clock() -> None:
 
 def test_it_covers_every_service_type_in_the_demo_catalog() -> None:
     types = {service.type for service in demo_catalog()}
-    assert types >= {
-        "Default",
-        "Package",
-        "Custom Comments",
-        "Custom Comments Package",
-        "Mentions",
-        "Mentions with Hashtags",
-        "Mentions Custom List",
-        "Mentions Hashtag",
-        "Mentions User Followers",
-        "Mentions Media Likers",
-        "Comment Likes",
-        "Comment Replies",
-        "Poll",
-        "Invites from Groups",
-        "Web Traffic",
-        "Subscriptions",
-    }
+    assert types == set(SERVICE_TYPES)
 
 
 def test_it_generates_a_large_catalog(clock: FakeClock) -> None:
