@@ -28,7 +28,7 @@ def bulk_update_rows(
         assert isinstance(field, models.Field) and field.column, f"{field} is not a column"
         columns.append(field)
     quote = connection.ops.quote_name
-    # Typed VALUES: Postgres would otherwise take every parameter as text. (cast_db_type is not in the stubs.)
+    # Typed VALUES: Postgres would otherwise take every parameter as text. (cast_db_type has no type hints.)
     casts = [f"%s::{column.cast_db_type(connection)}" for column in columns]  # type: ignore[attr-defined]
     row = "(" + ", ".join(casts) + ")"
     names = ", ".join(quote(column.column) for column in columns)
