@@ -1,1 +1,1 @@
-"""Wallets and the append-only ledger (not built yet)."""
+"""Wallets and the append-only ledger: every movement of a customer's money goes through billing.services."""

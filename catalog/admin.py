@@ -29,9 +29,7 @@ from catalog.services import (
 def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
     if disabled:
         names = "; ".join(f"{s.name} (#{s.pk})" for s in disabled[:20])
-        messages.warning(
-            request, f"Disabled {len(disabled)} service(s) whose fixed price is below cost: {names}"
-        )
+        messages.warning(request, f"Disabled {len(disabled)} service(s) whose fixed price is below cost: {names}")
 
 
 class ProviderForm(forms.ModelForm[Provider]):
@@ -134,9 +132,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
             except ProviderError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(
-                    request, f"{provider.name}: connected, balance {balance.amount} {balance.currency}."
-                )
+                messages.success(request, f"{provider.name}: connected, balance {balance.amount} {balance.currency}.")
 
     @admin.action(description="Sync catalog now")
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
@@ -245,6 +241,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
     ]
     fieldsets = [
         (None, {"fields": ["name", "category", "description", "is_active", "disabled_reason"]}),
+        ("Orders", {"fields": ["refill_days", "deny_duplicates"]}),
         ("Price", {"fields": ["markup_percent", "fixed_rate", "upstream_price", "cost", "rate", "margin"]}),
         (
             "Upstream",

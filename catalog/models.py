@@ -113,15 +113,21 @@ class Service(models.Model):
     type = models.CharField(max_length=50, default="Default", editable=False)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
     upstream_category = models.CharField(max_length=200, blank=True, editable=False)
-    upstream_rate = models.DecimalField(
-        editable=False, help_text="Per 1000, in the provider's currency.", **RATE
-    )
+    upstream_rate = models.DecimalField(editable=False, help_text="Per 1000, in the provider's currency.", **RATE)
     min_quantity = models.PositiveBigIntegerField("min", editable=False)
     max_quantity = models.PositiveBigIntegerField("max", editable=False)
     refill = models.BooleanField(default=False, editable=False)
     cancel = models.BooleanField(default=False, editable=False)
     dripfeed = models.BooleanField("drip-feed", default=False, editable=False)
     description = models.TextField(blank=True)
+    refill_days = models.PositiveIntegerField(
+        "refill window (days)", default=30, help_text="How long after completion a customer may ask a refill."
+    )
+    deny_duplicates = models.BooleanField(
+        "one active order per link",
+        default=False,
+        help_text="Refuse a new order while the customer has an unfinished one for the same link.",
+    )
     upstream_extra = models.JSONField(default=dict, blank=True, editable=False)
     is_active = models.BooleanField("active", default=True)
     missing_upstream = models.BooleanField(default=False, editable=False)
@@ -150,13 +156,9 @@ class Service(models.Model):
             models.UniqueConstraint(fields=["provider", "upstream_id"], name="service_unique_upstream_id"),
             models.CheckConstraint(condition=Q(markup_percent__gte=0), name="service_markup_not_negative"),
             models.CheckConstraint(condition=Q(fixed_rate__gt=0), name="service_fixed_rate_positive"),
-            models.CheckConstraint(
-                condition=Q(upstream_rate__gte=0), name="service_upstream_rate_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(upstream_rate__gte=0), name="service_upstream_rate_not_negative"),
             # Never sold at 0 by accident: a service without a real price is inactive.
-            models.CheckConstraint(
-                condition=Q(is_active=False) | Q(rate__gt=0), name="service_active_has_rate"
-            ),
+            models.CheckConstraint(condition=Q(is_active=False) | Q(rate__gt=0), name="service_active_has_rate"),
         ]
         indexes = [models.Index(fields=["is_active", "category"])]
 
@@ -172,13 +174,8 @@ class Service(models.Model):
         if self.is_active and self.missing_upstream:
             raise ValidationError({"is_active": "This service vanished upstream: it cannot be sold."})
         if self.is_active and price.rate <= 0:
-            raise ValidationError(
-                {"fixed_rate": "This service has no price upstream: set a fixed price to sell it."}
-            )
+            raise ValidationError({"fixed_rate": "This service has no price upstream: set a fixed price to sell it."})
         if self.is_active and price.below_cost:
             raise ValidationError(
-                {
-                    "fixed_rate": f"The fixed price {self.fixed_rate} is below the cost {price.cost}: "
-                    "raise it first."
-                }
+                {"fixed_rate": f"The fixed price {self.fixed_rate} is below the cost {price.cost}: raise it first."}
             )

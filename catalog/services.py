@@ -28,7 +28,16 @@ MAX_RATE = Decimal(10) ** 12
 MAX_QUANTITY = 2**63 - 1
 PRICE_FIELDS = ["rate", "is_active", "disabled_reason", "updated_at"]
 # What an admin edits; everything else about a service comes from upstream.
-ADMIN_FIELDS = ("name", "category", "description", "is_active", "markup_percent", "fixed_rate")
+ADMIN_FIELDS = (
+    "name",
+    "category",
+    "description",
+    "is_active",
+    "markup_percent",
+    "fixed_rate",
+    "refill_days",
+    "deny_duplicates",
+)
 SYNC_FIELDS = [
     "upstream_name",
     "name",
@@ -118,9 +127,7 @@ def _locked(services: "QuerySet[Service]") -> list[Service]:
 
     Sync, repricing and admin edits all lock before they read, so none writes back what another changed.
     """
-    return list(
-        services.select_related("category", "provider").select_for_update(of=("self",)).order_by("pk")
-    )
+    return list(services.select_related("category", "provider").select_for_update(of=("self",)).order_by("pk"))
 
 
 def apply_price(service: Service) -> None:
@@ -228,9 +235,7 @@ class SyncResult:
         lines = ["Synced: " + ", ".join(parts) + "."]
         if self.disabled_below_cost:
             names = "; ".join(self.disabled_below_cost[:20])
-            lines.append(
-                f"Disabled {len(self.disabled_below_cost)} whose fixed price is now below cost: {names}"
-            )
+            lines.append(f"Disabled {len(self.disabled_below_cost)} whose fixed price is now below cost: {names}")
         if self.skipped:
             shown = "; ".join(f"entry {s.position}: {s.reason}" for s in self.skipped[:20])
             lines.append(f"Skipped {len(self.skipped)} malformed entries: {shown}")
@@ -275,9 +280,7 @@ def _category_name(upstream_category: str) -> str:
 
 def _categories_for(names: set[str]) -> dict[str, Category]:
     """Local categories for these upstream names, created where missing."""
-    missing = names - set(
-        Category.objects.filter(source_name__in=names).values_list("source_name", flat=True)
-    )
+    missing = names - set(Category.objects.filter(source_name__in=names).values_list("source_name", flat=True))
     # Two providers' syncs may create the same category at once: the loser's insert is skipped, not an error.
     Category.objects.bulk_create(
         [Category(name=name, source_name=name) for name in sorted(missing)], ignore_conflicts=True
@@ -335,9 +338,7 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         problem = _unstorable(info)
         if problem:
             result.skipped.append(
-                SkippedEntry(
-                    position=-1, reason=f"service {info.service}: {problem}", excerpt="", service=info.service
-                )
+                SkippedEntry(position=-1, reason=f"service {info.service}: {problem}", excerpt="", service=info.service)
             )
         else:
             incoming[info.service] = info

@@ -1,1 +1,1 @@
-"""Orders, refills and cancels: placement, forwarding upstream, polling (not built yet)."""
+"""Orders, refills and cancels: placement, forwarding upstream exactly once, batched polling, refunds."""

@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 
 from celery import Celery
+from celery.schedules import crontab
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
@@ -24,4 +25,12 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
             "task": "catalog.tasks.check_provider_balances",
             "schedule": timedelta(minutes=settings.PROVIDER_BALANCE_MINUTES),
         },
+        "poll-orders": {"task": "orders.tasks.poll_orders", "schedule": timedelta(minutes=1)},
+        "send-refills-and-cancels": {
+            "task": "orders.tasks.send_refills_and_cancels",
+            "schedule": timedelta(minutes=1),
+        },
+        "poll-refills": {"task": "orders.tasks.poll_refills", "schedule": timedelta(minutes=5)},
+        "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": timedelta(minutes=1)},
+        "check-ledger": {"task": "billing.tasks.check_ledger", "schedule": crontab(hour=3, minute=0)},
     }

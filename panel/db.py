@@ -8,9 +8,7 @@ from django.db import connection, models
 BATCH_SIZE = 500
 
 
-def bulk_update_rows(
-    objs: Sequence[models.Model], fields: Sequence[str], *, batch_size: int = BATCH_SIZE
-) -> None:
+def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_size: int = BATCH_SIZE) -> None:
     """Write `fields` of each object to its row: one `UPDATE ... FROM (VALUES ...)` per batch on Postgres.
 
     Django's bulk_update builds a CASE/WHEN expression per field in Python, which costs far more than the
@@ -38,9 +36,7 @@ def bulk_update_rows(
         for start in range(0, len(objs), batch_size):
             batch = objs[start : start + batch_size]
             params = [
-                column.get_db_prep_save(getattr(obj, column.attname), connection)
-                for obj in batch
-                for column in columns
+                column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in batch for column in columns
             ]
             values = ", ".join([row] * len(batch))
             cursor.execute(

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "accounts",
     "catalog",
+    "billing",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -128,13 +130,21 @@ STORAGES = {
 PANEL_CURRENCY = env.str("PANEL_CURRENCY", default="USD").upper()
 DEFAULT_MARKUP_PERCENT = env.get_value("DEFAULT_MARKUP_PERCENT", cast=Decimal, default=Decimal("50"))
 if DEFAULT_MARKUP_PERCENT < 0:
-    raise ImproperlyConfigured(
-        "DEFAULT_MARKUP_PERCENT must not be negative: the panel never sells below cost."
-    )
+    raise ImproperlyConfigured("DEFAULT_MARKUP_PERCENT must not be negative: the panel never sells below cost.")
 
 # Seconds. An `add` is never retried after a read timeout, so keep the read timeout generous.
 UPSTREAM_CONNECT_TIMEOUT = env.int("UPSTREAM_CONNECT_TIMEOUT", default=5)
 UPSTREAM_READ_TIMEOUT = env.int("UPSTREAM_READ_TIMEOUT", default=30)
+
+# An order still SENDING after this many seconds lost its worker: it becomes UNKNOWN (never resent blindly).
+ORDER_SENDING_LIMIT = env.int("ORDER_SENDING_LIMIT", default=600)
+if ORDER_SENDING_LIMIT <= UPSTREAM_CONNECT_TIMEOUT + UPSTREAM_READ_TIMEOUT:
+    raise ImproperlyConfigured("ORDER_SENDING_LIMIT must exceed the upstream connect + read timeouts.")
+# Polling: at most this many pollers per provider at once; a poll claim older than this is void.
+POLL_CONCURRENCY_PER_PROVIDER = env.int("POLL_CONCURRENCY_PER_PROVIDER", default=2)
+POLL_CLAIM_SECONDS = env.int("POLL_CLAIM_SECONDS", default=300)
+# Orders that vanished at the provider are flagged for an operator after this many polls.
+POLL_MISSES_ALERT = env.int("POLL_MISSES_ALERT", default=3)
 
 CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=360)
 PROVIDER_BALANCE_MINUTES = env.int("PROVIDER_BALANCE_MINUTES", default=15)

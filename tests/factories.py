@@ -7,6 +7,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import User
 from catalog.models import Category, Provider, Service
+from orders.models import Order
 
 
 class UserFactory(DjangoModelFactory[User]):
@@ -48,3 +49,20 @@ class ServiceFactory(DjangoModelFactory[Service]):
     min_quantity = 10
     max_quantity = 10000
     rate = Decimal("1.500000")
+
+
+class OrderFactory(DjangoModelFactory[Order]):
+    """An order as placed, without its charge: tests that move money post the charge with billing.services."""
+
+    class Meta:
+        model = Order
+
+    user = factory.SubFactory(UserFactory)
+    service = factory.SubFactory(ServiceFactory)
+    provider = factory.SelfAttribute("service.provider")
+    upstream_service_id = factory.SelfAttribute("service.upstream_id")
+    link = factory.Sequence(lambda n: f"https://instagram.com/p/{n}")
+    quantity = 1000
+    rate = Decimal("1.500000")
+    charge = Decimal("1.50000")
+    cost = Decimal("1.00000")

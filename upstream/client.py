@@ -130,18 +130,12 @@ class ApiClient:
                 raise NotSent(f"{action}: the provider's TLS certificate was refused") from None
             raise Ambiguous(f"{action}: TLS failure: {self._scrub(str(exc))}") from None
         except requests.exceptions.ReadTimeout:
-            raise Ambiguous(
-                f"{action}: no answer within {self._timeout[1]} s after the request was sent"
-            ) from None
+            raise Ambiguous(f"{action}: no answer within {self._timeout[1]} s after the request was sent") from None
         except requests.exceptions.ConnectionError as exc:
             reason = exc.args[0] if exc.args else None
             if isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError):
-                raise NotSent(
-                    f"{action}: cannot connect to the provider: {self._scrub(str(reason.reason))}"
-                ) from None
-            raise Ambiguous(
-                f"{action}: connection lost after the request was sent: {self._scrub(str(exc))}"
-            ) from None
+                raise NotSent(f"{action}: cannot connect to the provider: {self._scrub(str(reason.reason))}") from None
+            raise Ambiguous(f"{action}: connection lost after the request was sent: {self._scrub(str(exc))}") from None
         except (
             requests.exceptions.InvalidURL,
             requests.exceptions.MissingSchema,
@@ -156,9 +150,7 @@ class ApiClient:
         response = self._post(action, params)
         if action == "add" and response.status_code >= 500:
             # A server error may come after the order was created: never take it as a clean refusal.
-            raise Ambiguous(
-                f"add: HTTP {response.status_code}: {self._scrub(excerpt(response.text.strip(), 80))!r}"
-            )
+            raise Ambiguous(f"add: HTTP {response.status_code}: {self._scrub(excerpt(response.text.strip(), 80))!r}")
         if 300 <= response.status_code < 400:
             location = self._scrub(response.headers.get("Location", ""))
             raise Ambiguous(f"{action}: the provider redirected to {location!r}; check the API URL")
@@ -253,9 +245,7 @@ class ApiClient:
                 raise self._unexpected("refill", exc) from None
         results: dict[int, int | ItemError] = {}
         for chunk in _chunks(ids):
-            answers = self._batch_answers(
-                "refill", self._call("refill", orders=_joined(chunk)), "order", "refill"
-            )
+            answers = self._batch_answers("refill", self._call("refill", orders=_joined(chunk)), "order", "refill")
             for order_id in chunk:
                 results[order_id] = _item(answers.get(order_id), parse_int)
         return results
@@ -285,9 +275,7 @@ class ApiClient:
         """Ask to cancel orders: True = request accepted (the order becomes Canceled or Partial later)."""
         results: dict[int, bool | ItemError] = {}
         for chunk in _chunks(ids):
-            answers = self._batch_answers(
-                "cancel", self._call("cancel", orders=_joined(chunk)), "order", "cancel"
-            )
+            answers = self._batch_answers("cancel", self._call("cancel", orders=_joined(chunk)), "order", "cancel")
             for order_id in chunk:
                 results[order_id] = _item(answers.get(order_id), parse_bool)
         return results
@@ -298,9 +286,7 @@ class ApiClient:
         try:
             if isinstance(payload, Mapping):
                 for key, value in payload.items():
-                    answers[parse_int(key)] = (
-                        value.get(value_key, value) if isinstance(value, Mapping) else value
-                    )
+                    answers[parse_int(key)] = value.get(value_key, value) if isinstance(value, Mapping) else value
             elif isinstance(payload, list):
                 for entry in payload:
                     if isinstance(entry, Mapping) and id_key in entry:

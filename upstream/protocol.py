@@ -322,9 +322,7 @@ def parse_catalog(payload: object) -> Catalog:
                 raise ParseError(f"service id {info.service} appears twice")
         except ParseError as exc:
             skipped.append(
-                SkippedEntry(
-                    position=position, reason=str(exc), excerpt=excerpt(entry), service=_entry_id(entry)
-                )
+                SkippedEntry(position=position, reason=str(exc), excerpt=excerpt(entry), service=_entry_id(entry))
             )
             continue
         seen.add(info.service)

@@ -33,9 +33,7 @@ def test_it_lists_services_with_prices_and_margin(admin_client):
 @pytest.mark.parametrize("model", ["service", "category", "provider"])
 def test_it_escapes_hostile_upstream_text(admin_client, model):
     provider = ProviderFactory(name=HOSTILE)
-    ServiceFactory(
-        provider=provider, name=HOSTILE, upstream_name=HOSTILE, category=CategoryFactory(name=HOSTILE)
-    )
+    ServiceFactory(provider=provider, name=HOSTILE, upstream_name=HOSTILE, category=CategoryFactory(name=HOSTILE))
     page = admin_client.get(_changelist(model)).content.decode()
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Instagramフォロワー 🚀" in page
@@ -130,9 +128,7 @@ def test_it_sets_markup_on_selected_services_after_confirmation(admin_client):
     selection = {"action": "set_markup", "_selected_action": [str(s.pk) for s in chosen]}
     confirm = admin_client.post(_changelist("service"), selection)
     assert confirm.status_code == 200 and "Set markup" in confirm.content.decode()
-    done = admin_client.post(
-        _changelist("service"), {**selection, "apply": "1", "markup_percent": "20"}, follow=True
-    )
+    done = admin_client.post(_changelist("service"), {**selection, "apply": "1", "markup_percent": "20"}, follow=True)
     assert "Markup of 2 service(s) set to 20%" in done.content.decode()
     assert {s.rate for s in Service.objects.filter(pk__in=[s.pk for s in chosen])} == {Decimal("1.200000")}
     other.refresh_from_db()

@@ -21,9 +21,7 @@ def _call(*args: str) -> str:
 
 
 def test_it_adds_a_provider_after_checking_the_connection(simulator):
-    output = _call(
-        "add_provider", "Main", simulator.url, SIMULATOR_KEY, "--markup", "30", "--exchange-rate", "1.1"
-    )
+    output = _call("add_provider", "Main", simulator.url, SIMULATOR_KEY, "--markup", "30", "--exchange-rate", "1.1")
     provider = Provider.objects.get(name="Main")
     assert (provider.markup_percent, str(provider.exchange_rate)) == (30, "1.10000000")
     assert provider.balance == 1000 and "balance 1000.00000 USD" in output

@@ -133,10 +133,7 @@ def test_it_keeps_the_catalog_when_the_provider_is_down(simulator, provider):
     simulator.stop()
     result = catalog_sync(provider=provider)
     assert not result.ok and "Cannot reach Sim" in result.error
-    assert (
-        list(Service.objects.values_list("upstream_id", "rate", "is_active").order_by("upstream_id"))
-        == before
-    )
+    assert list(Service.objects.values_list("upstream_id", "rate", "is_active").order_by("upstream_id")) == before
     provider.refresh_from_db()
     assert provider.last_sync_ok is False and "catalog left as it was" in provider.last_sync_message
 
@@ -151,10 +148,7 @@ def test_it_changes_nothing_when_the_reply_is_unusable(simulator, provider, repl
     simulator.script_reply(reply)
     result = catalog_sync(provider=provider)
     assert not result.ok and result.error
-    assert (
-        list(Service.objects.values_list("upstream_id", "rate", "is_active").order_by("upstream_id"))
-        == before
-    )
+    assert list(Service.objects.values_list("upstream_id", "rate", "is_active").order_by("upstream_id")) == before
 
 
 def test_it_skips_a_malformed_entry_and_reports_it(simulator, provider):
@@ -273,10 +267,7 @@ def test_it_never_overwrites_an_admin_edit_committed_during_a_sync(simulator, pr
     thread.join(30)
     assert errors == []
     service.refresh_from_db()
-    assert (
-        service.name == "Followers (ours)"
-        and service.upstream_name == "Instagram Followers (upstream rename)"
-    )
+    assert service.name == "Followers (ours)" and service.upstream_name == "Instagram Followers (upstream rename)"
     assert service.rate == Decimal("9.000000")
 
 

@@ -20,10 +20,18 @@ def eager(settings):
     celery_app.conf.task_always_eager = False
 
 
-def test_beat_schedules_registered_catalog_tasks():
+def test_beat_schedules_every_periodic_job_and_each_is_a_registered_task():
     celery_app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
-    assert scheduled == {"catalog.tasks.sync_catalogs", "catalog.tasks.check_provider_balances"}
+    assert scheduled == {
+        "catalog.tasks.sync_catalogs",
+        "catalog.tasks.check_provider_balances",
+        "orders.tasks.poll_orders",
+        "orders.tasks.send_refills_and_cancels",
+        "orders.tasks.poll_refills",
+        "orders.tasks.sweep_orders",
+        "billing.tasks.check_ledger",
+    }
     assert scheduled <= set(celery_app.tasks)
 
 

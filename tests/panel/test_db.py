@@ -20,9 +20,7 @@ def test_it_writes_every_kind_of_column_and_only_the_named_fields():
     second.name, second.fixed_rate = "Second", None
     second.min_quantity = 999  # changed in memory but not listed: must not be written
 
-    bulk_update_rows(
-        [first, second], ["name", "fixed_rate", "is_active", "upstream_extra", "updated_at"], batch_size=1
-    )
+    bulk_update_rows([first, second], ["name", "fixed_rate", "is_active", "upstream_extra", "updated_at"], batch_size=1)
 
     rows = {s.pk: s for s in Service.objects.all()}
     assert rows[first.pk].name == "Новое имя 🚀 'quoted'" and rows[first.pk].fixed_rate == Decimal("2.123456")

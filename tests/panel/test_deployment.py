@@ -40,16 +40,12 @@ def test_compose_describes_postgres_redis_web_worker_and_beat():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"postgres", "redis", "web", "worker", "beat"} <= services.keys()
-    assert services["postgres"]["image"].startswith("postgres:") and services["redis"]["image"].startswith(
-        "redis:"
-    )
+    assert services["postgres"]["image"].startswith("postgres:") and services["redis"]["image"].startswith("redis:")
     assert services["web"]["command"][0] == "gunicorn"
     assert services["worker"]["command"][3] == "worker" and services["beat"]["command"][3] == "beat"
     for name in ("web", "worker", "beat"):
         env = services[name]["environment"]
-        assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith(
-            "redis://"
-        )
+        assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
         assert env["DEBUG"] == "false"
 
 

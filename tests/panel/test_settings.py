@@ -54,9 +54,7 @@ def test_it_falls_back_to_the_embedded_default_with_nothing_set():
     assert seen["name"] == str(ROOT / "var" / "db.sqlite3")
     assert seen["broker"] == "filesystem://"
     assert seen["debug"] is True
-    assert (
-        seen["secret"] == (ROOT / "var" / "dev-secret-key").read_text().strip() and len(seen["secret"]) >= 50
-    )
+    assert seen["secret"] == (ROOT / "var" / "dev-secret-key").read_text().strip() and len(seen["secret"]) >= 50
     assert seen["cache"].endswith("LocMemCache")
     assert (seen["currency"], seen["markup"]) == ("USD", "50")
 

@@ -31,7 +31,7 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("body", "state", "charge", "start_count", "remains"),
     [
-        ('{"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"}',  # noqa: E501
+        ('{"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"}',
          OrderState.PARTIAL, Decimal("0.27819"), 3572, 157),
         ('{"charge": 0.27819, "start_count": 3572, "status": "Completed", "remains": 0}',
          OrderState.COMPLETED, Decimal("0.27819"), 3572, 0),
@@ -204,9 +204,7 @@ def test_it_reports_an_id_missing_from_a_batch_reply(simulator, client):
 def test_it_reads_refill_and_cancel_replies(simulator, client):
     simulator.script_reply('{"refill": "1"}')
     assert client.refill(23501) == 1
-    simulator.script_reply(
-        '[{"order": 1, "refill": 1}, {"order": 3, "refill": {"error": "Incorrect order ID"}}]'
-    )
+    simulator.script_reply('[{"order": 1, "refill": 1}, {"order": 3, "refill": {"error": "Incorrect order ID"}}]')
     assert client.refill([1, 3]) == {1: 1, 3: ItemError("Incorrect order ID")}
     simulator.script_reply('{"status": "Completed"}')
     assert client.refill_status(1).state == RefillState.COMPLETED
@@ -216,9 +214,7 @@ def test_it_reads_refill_and_cancel_replies(simulator, client):
     statuses = client.refill_status([1, 3])
     assert statuses[1].state == RefillState.COMPLETED
     assert statuses[3] == ItemError("Refill not found")
-    simulator.script_reply(
-        '[{"order": 9, "cancel": {"error": "Incorrect order ID"}}, {"order": 2, "cancel": 1}]'
-    )
+    simulator.script_reply('[{"order": 9, "cancel": {"error": "Incorrect order ID"}}, {"order": 2, "cancel": 1}]')
     assert client.cancel([9, 2]) == {9: ItemError("Incorrect order ID"), 2: True}
 
 

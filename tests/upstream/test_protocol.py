@@ -207,9 +207,7 @@ def test_it_refuses_huge_exponents_at_once():
         parse_count("1e1000000000")
 
 
-@pytest.mark.parametrize(
-    "payload", [{"error": ""}, {"error": None}, {"error": False}, {"error": "  "}, {"order": 1}]
-)
+@pytest.mark.parametrize("payload", [{"error": ""}, {"error": None}, {"error": False}, {"error": "  "}, {"order": 1}])
 def test_it_does_not_take_an_empty_error_field_for_an_error(payload):
     assert error_message(payload) is None
 

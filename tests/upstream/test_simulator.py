@@ -201,9 +201,7 @@ TYPED_ORDERS = [
 
 
 @pytest.mark.parametrize(("service", "fields"), TYPED_ORDERS)
-def test_it_requires_the_fields_of_each_service_type(
-    sim: Simulator, service: int, fields: dict[str, object]
-) -> None:
+def test_it_requires_the_fields_of_each_service_type(sim: Simulator, service: int, fields: dict[str, object]) -> None:
     for missing in fields.keys() - {"quantity"}:
         partial = {name: value for name, value in fields.items() if name != missing}
         assert api(sim, action="add", service=service, link=LINK, **partial) == {"error": "Incorrect request"}
@@ -215,9 +213,7 @@ def test_it_validates_web_traffic_options(sim: Simulator) -> None:
     add = {"action": "add", "service": 18, "link": "https://example.com", "quantity": 1000}
     assert api(sim, **add, device=6) == {"error": "Incorrect request"}
     assert api(sim, **add, type_of_traffic=1) == {"error": "Incorrect request"}
-    reply = api(
-        sim, **add, device=2, type_of_traffic=1, google_keyword="shoes", country="US", runs=2, interval=5
-    )
+    reply = api(sim, **add, device=2, type_of_traffic=1, google_keyword="shoes", country="US", runs=2, interval=5)
     assert status(sim, reply["order"])["charge"] == "0.70000"
 
 
@@ -228,9 +224,7 @@ def test_it_refuses_subscriptions(sim: Simulator) -> None:
 
 def test_it_refuses_an_order_beyond_the_balance(sim: Simulator) -> None:
     sim.balance = Decimal("0.26")
-    assert api(sim, action="add", service=1, link=LINK, quantity=300) == {
-        "error": "Not enough funds on balance"
-    }
+    assert api(sim, action="add", service=1, link=LINK, quantity=300) == {"error": "Not enough funds on balance"}
     assert sim.orders == {}
     assert sim.balance == Decimal("0.26")
     sim.balance = Decimal("0.27")
@@ -238,9 +232,7 @@ def test_it_refuses_an_order_beyond_the_balance(sim: Simulator) -> None:
     assert api(sim, action="balance")["balance"] == "0.00000"
 
 
-def test_it_moves_an_order_from_pending_through_in_progress_to_completed(
-    sim: Simulator, clock: FakeClock
-) -> None:
+def test_it_moves_an_order_from_pending_through_in_progress_to_completed(sim: Simulator, clock: FakeClock) -> None:
     order_id = place(sim, quantity=300)
     assert status(sim, order_id)["status"] == "Pending"
     assert status(sim, order_id)["remains"] == "300"
@@ -321,9 +313,7 @@ def test_it_cancels_an_order_in_progress_as_partial(sim: Simulator, clock: FakeC
     assert (status(sim, order_id)["status"], status(sim, order_id)["remains"]) == ("Partial", "150")
 
 
-def test_it_refuses_cancel_when_the_service_or_order_does_not_allow_it(
-    sim: Simulator, clock: FakeClock
-) -> None:
+def test_it_refuses_cancel_when_the_service_or_order_does_not_allow_it(sim: Simulator, clock: FakeClock) -> None:
     no_cancel = place(sim, service=4, quantity=1000)
     done = place(sim)
     clock.advance(100)
@@ -441,9 +431,7 @@ def test_it_delays_every_reply_by_the_latency(sim: Simulator) -> None:
 
 def test_it_answers_out_of_funds_to_every_add(sim: Simulator) -> None:
     sim.faults.out_of_funds = True
-    assert api(sim, action="add", service=1, link=LINK, quantity=300) == {
-        "error": "Not enough funds on balance"
-    }
+    assert api(sim, action="add", service=1, link=LINK, quantity=300) == {"error": "Not enough funds on balance"}
     assert sim.orders == {}
     assert api(sim, action="balance")["balance"] == "1000.00000"
 

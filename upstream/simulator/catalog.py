@@ -71,12 +71,8 @@ def demo_catalog() -> list[SimService]:
             description="Просмотры, удержание 1-3 минуты.",
         ),
         SimService(5, "Instagram Story Views Package", "Package", insta, Decimal("1.50"), 1, 1),
-        SimService(
-            6, "Instagram Custom Comments", "Custom Comments", insta, Decimal("12.00"), 5, 1000, cancel=True
-        ),
-        SimService(
-            7, "TikTok カスタムコメント Package", "Custom Comments Package", tiktok, Decimal("4.99"), 1, 1
-        ),
+        SimService(6, "Instagram Custom Comments", "Custom Comments", insta, Decimal("12.00"), 5, 1000, cancel=True),
+        SimService(7, "TikTok カスタムコメント Package", "Custom Comments Package", tiktok, Decimal("4.99"), 1, 1),
         SimService(8, "Instagram Mentions", "Mentions", insta, Decimal("3.20"), 100, 50000),
         SimService(
             9,
@@ -87,9 +83,7 @@ def demo_catalog() -> list[SimService]:
             100,
             50000,
         ),
-        SimService(
-            10, "Instagram Mentions Custom List", "Mentions Custom List", insta, Decimal("5.00"), 10, 1000
-        ),
+        SimService(10, "Instagram Mentions Custom List", "Mentions Custom List", insta, Decimal("5.00"), 10, 1000),
         SimService(11, "Instagram Mentions Hashtag", "Mentions Hashtag", insta, Decimal("2.90"), 100, 50000),
         SimService(
             12,
@@ -100,19 +94,11 @@ def demo_catalog() -> list[SimService]:
             100,
             50000,
         ),
-        SimService(
-            13, "Instagram Mentions Media Likers", "Mentions Media Likers", insta, Decimal("2.75"), 100, 50000
-        ),
-        SimService(
-            14, "Instagram Comment Likes", "Comment Likes", insta, Decimal("1.10"), 20, 10000, cancel=True
-        ),
+        SimService(13, "Instagram Mentions Media Likers", "Mentions Media Likers", insta, Decimal("2.75"), 100, 50000),
+        SimService(14, "Instagram Comment Likes", "Comment Likes", insta, Decimal("1.10"), 20, 10000, cancel=True),
         SimService(15, "YouTube Comment Replies", "Comment Replies", youtube, Decimal("15.00"), 1, 500),
-        SimService(
-            16, "X (Twitter) Poll Votes", "Poll", "X (Twitter)", Decimal("0.60"), 100, 100000, cancel=True
-        ),
-        SimService(
-            17, "Telegram Invites from Groups", "Invites from Groups", telegram, Decimal("8.00"), 100, 20000
-        ),
+        SimService(16, "X (Twitter) Poll Votes", "Poll", "X (Twitter)", Decimal("0.60"), 100, 100000, cancel=True),
+        SimService(17, "Telegram Invites from Groups", "Invites from Groups", telegram, Decimal("8.00"), 100, 20000),
         SimService(
             18,
             "Website Traffic from Google",
@@ -124,9 +110,7 @@ def demo_catalog() -> list[SimService]:
             dripfeed=True,
             cancel=True,
         ),
-        SimService(
-            19, "Instagram Auto Likes (Subscription)", "Subscriptions", insta, Decimal("0.40"), 50, 5000
-        ),
+        SimService(19, "Instagram Auto Likes (Subscription)", "Subscriptions", insta, Decimal("0.40"), 50, 5000),
         SimService(
             20,
             "Telegram Подписчики",

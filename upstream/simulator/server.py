@@ -80,9 +80,7 @@ class Simulator(Provider):
         self._server = _HTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
         # A short poll interval keeps stop() prompt.
-        thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         return self
 
@@ -108,9 +106,7 @@ class Simulator(Provider):
         with self.lock:
             return [call for call in self.calls if call.action == action]
 
-    def script_reply(
-        self, body: bytes | str, *, status: int = 200, content_type: str = "application/json"
-    ) -> None:
+    def script_reply(self, body: bytes | str, *, status: int = 200, content_type: str = "application/json") -> None:
         raw = body.encode() if isinstance(body, str) else body
         with self.lock:
             self._scripted.append(Reply(raw, status=status, content_type=content_type))
@@ -169,9 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_html(_NOT_FOUND_PAGE, 404))
             return
         params = dict(parse_qsl(url.query, keep_blank_values=True))
-        if "x-www-form-urlencoded" in self.headers.get("Content-Type", "") or not self.headers.get(
-            "Content-Type"
-        ):
+        if "x-www-form-urlencoded" in self.headers.get("Content-Type", "") or not self.headers.get("Content-Type"):
             params.update(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         reply = cast(_HTTPServer, self.server).simulator.respond(params)
         if reply is None:

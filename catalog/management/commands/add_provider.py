@@ -26,9 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("api_url")
         parser.add_argument("api_key")
         parser.add_argument("--currency", default="USD", help="The provider's currency (default USD).")
-        parser.add_argument(
-            "--exchange-rate", type=_decimal, default=Decimal(1), help="Panel units per unit."
-        )
+        parser.add_argument("--exchange-rate", type=_decimal, default=Decimal(1), help="Panel units per unit.")
         parser.add_argument("--markup", type=_decimal, default=None, help="Markup %% for this provider.")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,0 +1,118 @@
+"""Django admin for wallets and the ledger: read-only, with one audited way for staff to move money."""
+
+from decimal import Decimal
+from typing import TypeVar
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import User
+from billing.models import LedgerEntry, Wallet
+from billing.services import InsufficientFunds, InvalidAmount, wallet_credit, wallet_debit
+from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
+
+_M = TypeVar("_M", bound=Model)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[_M]):
+    """Money and order state change only through services: no admin form may add, edit or delete a row."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
+        return False
+
+
+class AdjustmentForm(forms.Form):
+    direction = forms.ChoiceField(
+        choices=[("credit", "Credit (add to the balance)"), ("debit", "Debit (take from the balance)")],
+        widget=forms.RadioSelect,
+    )
+    amount = forms.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+    note = forms.CharField(max_length=500, help_text="Why: kept in the ledger with your name.")
+
+    def clean_amount(self) -> Decimal:
+        amount: Decimal = self.cleaned_data["amount"]
+        if amount <= 0:
+            raise forms.ValidationError("The amount must be a positive number.")
+        return amount
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin[Wallet]):
+    list_display = ["user", "balance", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    actions = ["adjust"]
+
+    def has_adjust_permission(self, request: HttpRequest) -> bool:
+        # Staff who may only look at wallets must not move money.
+        return request.user.has_perm("billing.change_wallet")
+
+    @admin.action(description="Credit or debit with a note", permissions=["adjust"])
+    def adjust(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> HttpResponse | None:
+        wallets = list(queryset.select_related("user")[:2])
+        if len(wallets) != 1:
+            messages.error(request, "Select exactly one wallet to credit or debit.")
+            return None
+        wallet = wallets[0]
+        form = AdjustmentForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            data = form.cleaned_data
+            actor = request.user
+            assert isinstance(actor, User)
+            move = wallet_credit if data["direction"] == "credit" else wallet_debit
+            try:
+                entry = move(
+                    user=wallet.user, amount=data["amount"], kind=LedgerEntry.Kind.ADJUSTMENT, actor=actor,
+                    note=data["note"],
+                )  # fmt: skip
+            except (InsufficientFunds, InvalidAmount) as exc:
+                messages.error(request, f"Wallet of {wallet.user}: {exc.message}")
+                return None
+            messages.success(
+                request,
+                f"Wallet of {wallet.user}: {entry.amount:+.{AMOUNT_PLACES}f} {settings.PANEL_CURRENCY}, "
+                f"balance now {entry.balance_after}.",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Credit or debit a wallet",
+            "opts": self.model._meta,
+            "form": form,
+            "wallet": wallet,
+            "currency": settings.PANEL_CURRENCY,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/billing/wallet/adjust.html", context)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin[LedgerEntry]):
+    list_display = ["id", "created_at", "user", "kind", "amount", "balance_after", "order_link", "actor", "note"]
+    list_filter = ["kind", "created_at"]
+    list_select_related = ["wallet__user", "order", "actor"]
+    search_fields = ["wallet__user__username", "=order__id", "note"]
+
+    @admin.display(description="user", ordering="wallet__user__username")
+    def user(self, obj: LedgerEntry) -> User:
+        return obj.wallet.user
+
+    @admin.display(description="order", ordering="order_id")
+    def order_link(self, obj: LedgerEntry) -> str:
+        if obj.order_id is None:
+            return "—"
+        url = reverse("admin:orders_order_change", args=[obj.order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.order_id)

@@ -1,0 +1,174 @@
+"""Every movement of money: credits, debits, charges and refunds, each a ledger entry with the wallet update.
+
+Each runs inside the caller's transaction when there is one (a charge commits with its order), and locks the
+wallet row first, so concurrent movements on one wallet happen one after another and never overdraw it.
+"""
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, F, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import LedgerEntry, Wallet
+from panel.db import bulk_update_rows
+from panel.errors import ApplicationError
+from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, AMOUNT_QUANTUM, refund_amount
+
+if TYPE_CHECKING:
+    from orders.models import Order
+
+Kind = LedgerEntry.Kind
+MAX_AMOUNT = Decimal(10) ** (AMOUNT_DIGITS - AMOUNT_PLACES)
+
+
+class InsufficientFunds(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__("Not enough funds on balance")
+
+
+class InvalidAmount(ApplicationError):
+    pass
+
+
+def _checked(amount: Decimal) -> Decimal:
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidAmount("The amount must be a positive number.")
+    if amount >= MAX_AMOUNT:
+        raise InvalidAmount("The amount is too large.")
+    if amount.as_tuple().exponent < -AMOUNT_PLACES:  # type: ignore[operator]
+        raise InvalidAmount(f"The amount can have at most {AMOUNT_PLACES} decimal places.")
+    return amount.quantize(AMOUNT_QUANTUM)
+
+
+def wallet_for(*, user: User) -> Wallet:
+    wallet, _ = Wallet.objects.get_or_create(user=user)
+    return wallet
+
+
+def _locked_wallet(user: User) -> Wallet:
+    wallet = Wallet.objects.select_for_update().filter(user=user).first()
+    if wallet is None:
+        wallet_for(user=user)
+        wallet = Wallet.objects.select_for_update().get(user=user)
+    return wallet
+
+
+@transaction.atomic
+def _post(
+    *,
+    user: User,
+    kind: str,
+    amount: Decimal,
+    order: "Order | None" = None,
+    actor: User | None = None,
+    note: str = "",
+) -> LedgerEntry:
+    """Add a signed amount to the wallet and record it, under the wallet's row lock."""
+    wallet = _locked_wallet(user)
+    balance = wallet.balance + amount
+    if balance < 0:
+        raise InsufficientFunds()
+    Wallet.objects.filter(pk=wallet.pk).update(balance=balance)
+    return LedgerEntry.objects.create(
+        wallet=wallet,
+        kind=kind,
+        amount=amount,
+        balance_after=balance,
+        order=order,
+        actor=actor,
+        note=note[:500],
+    )
+
+
+def wallet_credit(
+    *, user: User, amount: Decimal, kind: str = Kind.DEPOSIT, actor: User | None = None, note: str = ""
+) -> LedgerEntry:
+    """Money in: a deposit, or an admin's adjustment."""
+    if kind not in (Kind.DEPOSIT, Kind.ADJUSTMENT):
+        raise ValueError(f"a credit is a deposit or an adjustment, not {kind}")
+    return _post(user=user, kind=kind, amount=_checked(amount), actor=actor, note=note)
+
+
+def wallet_debit(
+    *,
+    user: User,
+    amount: Decimal,
+    kind: str = Kind.ADJUSTMENT,
+    order: "Order | None" = None,
+    actor: User | None = None,
+    note: str = "",
+) -> LedgerEntry:
+    """Money out: an order's charge, or an admin's adjustment. Raises InsufficientFunds, changing nothing."""
+    if kind not in (Kind.CHARGE, Kind.ADJUSTMENT):
+        raise ValueError(f"a debit is a charge or an adjustment, not {kind}")
+    return _post(user=user, kind=kind, amount=-_checked(amount), order=order, actor=actor, note=note)
+
+
+def refund_issue(*, order: "Order", amount: Decimal, note: str = "") -> LedgerEntry | None:
+    """Give back part or all of an order's charge, once: a second call, or a race, refunds nothing more.
+
+    The amount is rounded down and capped at what the order was charged.
+    """
+    # The order's charge is what its charge entry took (both written in one transaction at placement).
+    amount = min(refund_amount(amount), order.charge)
+    if amount <= 0:
+        return None
+    try:
+        with transaction.atomic():
+            return _post(user=order.user, kind=Kind.REFUND, amount=amount, order=order, note=note)
+    except IntegrityError:
+        # The unique (order, refund) constraint: another worker refunded it first.
+        return None
+
+
+@transaction.atomic
+def refunds_issue(*, refunds: "list[tuple[Order, Decimal]]", note: str = "") -> list[LedgerEntry]:
+    """refund_issue for a whole batch (a polled chunk) in a constant number of queries.
+
+    Orders already refunded are skipped; should another refund land meanwhile, the batch falls back to
+    refunding one by one, so each order is still refunded once.
+    """
+    wanted = [(order, min(refund_amount(amount), order.charge)) for order, amount in refunds]
+    wanted = [(order, amount) for order, amount in wanted if amount > 0]
+    done = set(
+        LedgerEntry.objects.filter(order__in=[o for o, _ in wanted], kind=Kind.REFUND).values_list(
+            "order_id", flat=True
+        )
+    )
+    wanted = [(order, amount) for order, amount in wanted if order.pk not in done]
+    if not wanted:
+        return []
+    wallets = {
+        w.user_id: w
+        for w in Wallet.objects.select_for_update().filter(user_id__in={o.user_id for o, _ in wanted}).order_by("pk")
+    }
+    entries, now = [], timezone.now()
+    for order, amount in wanted:
+        wallet = wallets[order.user_id]
+        wallet.balance += amount
+        wallet.updated_at = now
+        entries.append(LedgerEntry(wallet=wallet, kind=Kind.REFUND, amount=amount, balance_after=wallet.balance,
+                                   order=order, note=note[:500]))  # fmt: skip
+    try:
+        with transaction.atomic():
+            created = LedgerEntry.objects.bulk_create(entries)
+            bulk_update_rows(list(wallets.values()), ["balance", "updated_at"])
+    except IntegrityError:
+        one_by_one = (refund_issue(order=order, amount=amount, note=note) for order, amount in wanted)
+        return [entry for entry in one_by_one if entry is not None]
+    return created
+
+
+def ledger_mismatches() -> "QuerySet[Wallet]":
+    """Wallets whose balance differs from the sum of their entries (annotated with `total`)."""
+    zero = Value(Decimal(0), output_field=DecimalField())
+    return (
+        Wallet.objects.select_related("user")
+        .annotate(total=Coalesce(Sum("entries__amount"), zero))
+        .exclude(balance=F("total"))
+        .order_by("pk")
+    )

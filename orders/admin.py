@@ -1,0 +1,282 @@
+"""Django admin for orders, refills and cancel requests: read-only pages, and operators' actions that go
+through orders.services (the only way an order's state or money changes here)."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+
+from billing.admin import ReadOnlyAdmin
+from billing.models import LedgerEntry
+from orders.models import CancelRequest, Order, Refill
+from orders.services import order_finish, order_link_upstream, order_resend
+from orders.validation import OrderError
+
+Status = Order.Status
+BIGINT_MAX = 2**63 - 1
+RESEND_WARNING = (
+    "These orders may already exist at the provider: the last attempt to send them got no clear answer "
+    "(unknown), or the provider refused them for now (held). Resending may create a duplicate order upstream, "
+    "which the provider charges us for and the customer does not pay for. Check at the provider first: if the "
+    "order is there, use “Link to an upstream order id” instead."
+)
+CANCEL_WARNING = (
+    "Each order becomes Canceled and its whole charge goes back to the customer. Nothing is canceled at the "
+    "provider: an order that was sent (or may have been) can still be delivered there and charged to us."
+)
+
+
+def _order_link(order_id: int) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[order_id]), order_id)
+
+
+def _short(text: str) -> str:
+    return Truncator(text).chars(60)
+
+
+class LinkUpstreamForm(forms.Form):
+    upstream_id = forms.IntegerField(label="Upstream order id", min_value=1, max_value=BIGINT_MAX)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, help_text="Optional; the customer sees it.")
+
+
+class PartialForm(forms.Form):
+    remains = forms.IntegerField(
+        min_value=1, max_value=BIGINT_MAX, help_text="How many of the ordered units were not delivered."
+    )
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin[Order]):
+    list_display = [
+        "id",
+        "created_at",
+        "user",
+        "service",
+        "provider",
+        "status",
+        "submission",
+        "charge",
+        "quantity",
+        "remains",
+        "upstream_id",
+        "missed_polls",
+        "error",
+    ]
+    list_filter = [
+        "status",
+        "submission",
+        "provider",
+        ("service", admin.RelatedOnlyFieldListFilter),
+        ("user", admin.RelatedOnlyFieldListFilter),
+    ]
+    date_hierarchy = "created_at"
+    search_fields = ["=id", "=upstream_id", "link"]
+    list_select_related = ["user", "service", "provider"]
+    actions = ["resend", "link_upstream", "cancel_and_refund", "mark_completed", "mark_partial"]
+    readonly_fields = ["ledger"]
+    fieldsets = [
+        (None, {"fields": ["user", "service", "provider", "status", "submission", "reason"]}),
+        ("Order", {"fields": ["link", "quantity", "runs", "interval", "fields"]}),
+        ("Money", {"fields": ["rate", "charge", "cost", "upstream_charge", "ledger"]}),
+        (
+            "Upstream",
+            {
+                "fields": [
+                    "upstream_service_id",
+                    "upstream_id",
+                    "start_count",
+                    "remains",
+                    "attempts",
+                    "missed_polls",
+                    "last_error",
+                ]
+            },
+        ),
+        (
+            "Times",
+            {
+                "fields": [
+                    "created_at",
+                    "updated_at",
+                    "submission_changed_at",
+                    "next_attempt_at",
+                    "sent_at",
+                    "next_poll_at",
+                    "polled_at",
+                    "poll_claimed_at",
+                    "completed_at",
+                ]
+            },
+        ),
+    ]
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        # Staff who may only look at orders must not resend, cancel or refund them.
+        return request.user.has_perm("orders.change_order")
+
+    @admin.display(description="last error")
+    def error(self, obj: Order) -> str:
+        return _short(obj.last_error)
+
+    @admin.display(description="ledger")
+    def ledger(self, obj: Order) -> str:
+        entries = LedgerEntry.objects.filter(order=obj).order_by("pk")
+        rows = ((f"{e.created_at:%Y-%m-%d %H:%M}", e.kind, f"{e.amount:+}", e.note) for e in entries)
+        return format_html_join("", "<div>{} {} {} {}</div>", rows) or "—"
+
+    def _action_page(
+        self,
+        request: HttpRequest,
+        orders: list[Order],
+        *,
+        action: str,
+        title: str,
+        submit: str,
+        form: forms.Form | None = None,
+        warning: str = "",
+        intro: str = "",
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "orders": orders,
+            "action": action,
+            "submit": submit,
+            "form": form,
+            "warning": warning,
+            "intro": intro,
+            "currency": settings.PANEL_CURRENCY,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/orders/order/action.html", context)
+
+    def _finish(
+        self, request: HttpRequest, orders: list[Order], status: str, *, remains: int | None = None, reason: str = ""
+    ) -> None:
+        for order in orders:
+            try:
+                order_finish(order_id=order.pk, status=status, remains=remains, reason=reason)
+            except OrderError as exc:
+                messages.error(request, exc.message)
+                continue
+            refund = LedgerEntry.objects.filter(order_id=order.pk, kind=LedgerEntry.Kind.REFUND).first()
+            refunded = f"refunded {refund.amount} {settings.PANEL_CURRENCY}" if refund else "nothing refunded"
+            messages.success(request, f"Order {order.pk} marked {status}: {refunded}.")
+
+    @staticmethod
+    def _selected(queryset: QuerySet[Order], limit: int | None = None) -> list[Order]:
+        return list(queryset.select_related("user", "service").order_by("pk")[:limit])
+
+    @admin.action(description="Resend (may duplicate upstream)", permissions=["operate"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        orders = self._selected(queryset)
+        if "apply" not in request.POST:
+            return self._action_page(
+                request, orders, action="resend", title="Resend orders", submit="Resend", warning=RESEND_WARNING
+            )
+        for order in orders:
+            if order_resend(order_id=order.pk):
+                messages.success(request, f"Order {order.pk} is queued to be sent again.")
+            else:
+                messages.error(
+                    request, f"Order {order.pk} was not resent: only an unknown or held order that is not final can be."
+                )
+        return None
+
+    @admin.action(description="Link to an upstream order id", permissions=["operate"])
+    def link_upstream(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        orders = self._selected(queryset, limit=2)
+        if len(orders) != 1:
+            messages.error(request, "Select exactly one order to link to an upstream order id.")
+            return None
+        order = orders[0]
+        form = LinkUpstreamForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            intro = "The order becomes sent with this upstream id, and status polling follows it from there."
+            return self._action_page(
+                request, orders, action="link_upstream", title="Link to an upstream order", submit="Link", form=form,
+                intro=intro,
+            )  # fmt: skip
+        upstream_id = form.cleaned_data["upstream_id"]
+        try:
+            order_link_upstream(order_id=order.pk, upstream_id=upstream_id)
+        except OrderError as exc:
+            messages.error(request, exc.message)
+            return None
+        messages.success(request, f"Order {order.pk} is linked to upstream order {upstream_id}.")
+        return None
+
+    @admin.action(description="Cancel and refund", permissions=["operate"])
+    def cancel_and_refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        orders = self._selected(queryset)
+        form = CancelForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._action_page(
+                request, orders, action="cancel_and_refund", title="Cancel and refund orders",
+                submit="Cancel and refund", form=form, warning=CANCEL_WARNING,
+            )  # fmt: skip
+        self._finish(request, orders, Status.CANCELED, reason=form.cleaned_data["reason"])
+        return None
+
+    @admin.action(description="Mark Completed", permissions=["operate"])
+    def mark_completed(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._finish(request, self._selected(queryset), Status.COMPLETED)
+
+    @admin.action(description="Mark Partial (refund what was not delivered)", permissions=["operate"])
+    def mark_partial(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        orders = self._selected(queryset, limit=2)
+        if len(orders) != 1:
+            messages.error(request, "Select exactly one order to mark Partial: each has its own remains.")
+            return None
+        form = PartialForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            intro = (
+                "The order becomes Partial, and the customer gets back the undelivered share of the charge "
+                "(charge × remains ÷ quantity, rounded down)."
+            )
+            return self._action_page(
+                request, orders, action="mark_partial", title="Mark Partial", submit="Mark Partial", form=form,
+                intro=intro,
+            )  # fmt: skip
+        self._finish(request, orders, Status.PARTIAL, remains=form.cleaned_data["remains"])
+        return None
+
+
+@admin.register(Refill)
+class RefillAdmin(ReadOnlyAdmin[Refill]):
+    list_display = ["id", "order_link", "status", "upstream_id", "error", "created_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["=order__id"]
+
+    @admin.display(description="order", ordering="order_id")
+    def order_link(self, obj: Refill) -> str:
+        return _order_link(obj.order_id)
+
+    @admin.display(description="last error")
+    def error(self, obj: Refill) -> str:
+        return _short(obj.last_error)
+
+
+@admin.register(CancelRequest)
+class CancelRequestAdmin(ReadOnlyAdmin[CancelRequest]):
+    list_display = ["id", "order_link", "status", "error", "created_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["=order__id"]
+
+    @admin.display(description="order", ordering="order_id")
+    def order_link(self, obj: CancelRequest) -> str:
+        return _order_link(obj.order_id)
+
+    @admin.display(description="last error")
+    def error(self, obj: CancelRequest) -> str:
+        return _short(obj.last_error)

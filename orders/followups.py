@@ -1,0 +1,217 @@
+"""What customers ask after ordering: refills and cancels, sent upstream in batches and followed up."""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from billing.services import refund_issue
+from catalog.clients import provider_client
+from catalog.models import Provider
+from orders.models import CancelRequest, Order, Refill
+from orders.validation import OrderError
+from upstream.client import BATCH_LIMIT, UpstreamError
+from upstream.protocol import ItemError, RefillState, RefillStatus
+
+logger = logging.getLogger(__name__)
+
+INCORRECT_ORDER = "Incorrect order ID"
+REFILL_DISABLED = "Refill is disabled for this order"
+CANCEL_DISABLED = "Cancel is disabled for this order"
+Submission = Order.Submission
+Status = Order.Status
+REFILL_POLL_DELAY = timedelta(minutes=5)
+
+
+def _customer_order(user: User, order_id: object) -> Order:
+    try:
+        pk = int(str(order_id).strip())
+    except ValueError:
+        raise OrderError(INCORRECT_ORDER) from None
+    order = Order.objects.select_related("service").filter(pk=pk, user=user).first()
+    if order is None:
+        raise OrderError(INCORRECT_ORDER)
+    return order
+
+
+def refill_request(*, user: User, order_id: object) -> Refill:
+    """Ask for a refill of a delivered order, within its service's refill window, one at a time."""
+    order = _customer_order(user, order_id)
+    window = timedelta(days=order.service.refill_days)
+    allowed = (
+        order.service.refill
+        and order.status in (Status.COMPLETED, Status.PARTIAL)
+        and order.upstream_id is not None
+        and order.completed_at is not None
+        and timezone.now() - order.completed_at <= window
+    )
+    if not allowed:
+        raise OrderError(REFILL_DISABLED)
+    try:
+        with transaction.atomic():
+            return Refill.objects.create(order=order)
+    except IntegrityError:
+        # One refill in flight per order (a unique constraint, so two quick clicks make one refill).
+        raise OrderError(REFILL_DISABLED) from None
+
+
+@transaction.atomic
+def _cancel_unsent(order: Order) -> bool:
+    changed = (
+        Order.objects.filter(pk=order.pk, submission__in=[Submission.QUEUED, Submission.HELD])
+        .exclude(status__in=Order.FINAL)
+        .update(status=Status.CANCELED, completed_at=timezone.now(), remains=order.quantity,
+                reason="Canceled at your request before it was sent.")
+    )  # fmt: skip
+    if changed:
+        refund_issue(order=order, amount=order.charge, note="Canceled before it was sent")
+    return changed == 1
+
+
+def cancel_request(*, user: User, order_id: object) -> CancelRequest | None:
+    """Cancel an order: at once with a full refund if it was never sent, else by asking the provider.
+
+    The refund of a sent order follows when the provider reports Canceled or Partial. Returns the upstream
+    request, if one was needed.
+    """
+    order = _customer_order(user, order_id)
+    if order.is_final:
+        raise OrderError(CANCEL_DISABLED)
+    if order.submission in (Submission.QUEUED, Submission.HELD) and _cancel_unsent(order):
+        return None
+    order.refresh_from_db()
+    if order.submission != Submission.SENT or order.is_final or not order.service.cancel:
+        raise OrderError(CANCEL_DISABLED)
+    existing = order.cancel_requests.filter(status=CancelRequest.Status.QUEUED).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            return CancelRequest.objects.create(order=order)
+    except IntegrityError:
+        return order.cancel_requests.get(status=CancelRequest.Status.QUEUED)
+
+
+@dataclass
+class FollowupReport:
+    sent: int = 0
+    accepted: int = 0
+    refused: int = 0
+    finished: int = 0
+    upstream_calls: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _by_provider(rows: list[tuple[int, int, int | None]]) -> dict[int, list[tuple[int, int | None]]]:
+    grouped: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for pk, provider_id, upstream_id in rows:
+        grouped[provider_id].append((pk, upstream_id))
+    return grouped
+
+
+def refills_forward() -> FollowupReport:
+    """Send queued refills upstream, 100 orders per call per provider."""
+    report = FollowupReport()
+    queued = list(
+        Refill.objects.filter(status=Refill.Status.QUEUED)
+        .order_by("pk")
+        .values_list("pk", "order__provider_id", "order__upstream_id")[:10_000]
+    )
+    for provider_id, rows in _by_provider(queued).items():
+        client = provider_client(Provider.objects.get(pk=provider_id))
+        for start in range(0, len(rows), BATCH_LIMIT):
+            chunk = rows[start : start + BATCH_LIMIT]
+            report.upstream_calls += 1
+            try:
+                answers = client.refill([upstream_id for _, upstream_id in chunk if upstream_id is not None])
+            except UpstreamError as exc:
+                report.failures.append(exc.message)
+                break
+            now = timezone.now()
+            for pk, upstream_id in chunk:
+                answer = answers.get(upstream_id or 0, ItemError("no answer"))
+                still_queued = Refill.objects.filter(pk=pk, status=Refill.Status.QUEUED)
+                if isinstance(answer, ItemError):
+                    report.refused += still_queued.update(status=Refill.Status.REJECTED, last_error=answer.message)
+                else:
+                    report.sent += still_queued.update(
+                        status=Refill.Status.SENT, upstream_id=answer, next_poll_at=now + REFILL_POLL_DELAY
+                    )
+    return report
+
+
+_REFILL_STATES = {
+    RefillState.PENDING: Refill.Status.PENDING,
+    RefillState.IN_PROGRESS: Refill.Status.IN_PROGRESS,
+    RefillState.COMPLETED: Refill.Status.COMPLETED,
+    RefillState.REJECTED: Refill.Status.REJECTED,
+    RefillState.ERROR: Refill.Status.ERROR,
+}
+
+
+def refills_poll(*, everything: bool = False) -> FollowupReport:
+    """Follow sent refills with batched `refill_status` calls until they end."""
+    report = FollowupReport()
+    now = timezone.now()
+    open_refills = Refill.objects.filter(upstream_id__isnull=False).exclude(
+        status__in=[*Refill.FINAL, Refill.Status.QUEUED]
+    )
+    if not everything:
+        open_refills = open_refills.filter(next_poll_at__lte=now)
+    rows = list(open_refills.order_by("pk").values_list("pk", "order__provider_id", "upstream_id")[:10_000])
+    for provider_id, refills in _by_provider(rows).items():
+        client = provider_client(Provider.objects.get(pk=provider_id))
+        for start in range(0, len(refills), BATCH_LIMIT):
+            chunk = refills[start : start + BATCH_LIMIT]
+            report.upstream_calls += 1
+            try:
+                answers = client.refill_status([upstream_id for _, upstream_id in chunk if upstream_id is not None])
+            except UpstreamError as exc:
+                report.failures.append(exc.message)
+                break
+            for pk, upstream_id in chunk:
+                answer = answers.get(upstream_id or 0)
+                open_refill = Refill.objects.filter(pk=pk).exclude(status__in=Refill.FINAL)
+                if isinstance(answer, RefillStatus):
+                    status = _REFILL_STATES[answer.state]
+                    report.finished += status in Refill.FINAL
+                    open_refill.update(status=status, next_poll_at=now + REFILL_POLL_DELAY, last_error="")
+                else:
+                    message = answer.message if answer else "no answer"
+                    open_refill.update(next_poll_at=now + REFILL_POLL_DELAY, last_error=message)
+    return report
+
+
+def cancels_forward() -> FollowupReport:
+    """Send queued cancel requests upstream in batches of 100; accepted ones are polled soon after."""
+    report = FollowupReport()
+    queued = list(
+        CancelRequest.objects.filter(status=CancelRequest.Status.QUEUED)
+        .order_by("pk")
+        .values_list("pk", "order__provider_id", "order__upstream_id")[:10_000]
+    )
+    for provider_id, rows in _by_provider(queued).items():
+        client = provider_client(Provider.objects.get(pk=provider_id))
+        for start in range(0, len(rows), BATCH_LIMIT):
+            chunk = rows[start : start + BATCH_LIMIT]
+            report.upstream_calls += 1
+            try:
+                answers = client.cancel([upstream_id for _, upstream_id in chunk if upstream_id is not None])
+            except UpstreamError as exc:
+                report.failures.append(exc.message)
+                break
+            now = timezone.now()
+            for pk, upstream_id in chunk:
+                answer = answers.get(upstream_id or 0, ItemError("no answer"))
+                request = CancelRequest.objects.filter(pk=pk, status=CancelRequest.Status.QUEUED)
+                if answer is True:
+                    report.accepted += request.update(status=CancelRequest.Status.ACCEPTED, last_error="")
+                    Order.objects.filter(provider_id=provider_id, upstream_id=upstream_id).update(next_poll_at=now)
+                else:
+                    message = answer.message if isinstance(answer, ItemError) else "refused"
+                    report.refused += request.update(status=CancelRequest.Status.REFUSED, last_error=message)
+    return report

@@ -1,0 +1,162 @@
+"""Orders as customers placed them, and their life upstream; refills and cancel requests."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import Provider, Service
+from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, RATE_DIGITS, RATE_PLACES
+
+AMOUNT: dict[str, Any] = {"max_digits": AMOUNT_DIGITS, "decimal_places": AMOUNT_PLACES}
+RATE: dict[str, Any] = {"max_digits": RATE_DIGITS, "decimal_places": RATE_PLACES}
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        """What customers see: the API v2 values."""
+
+        PENDING = "Pending"
+        IN_PROGRESS = "In progress"
+        PROCESSING = "Processing"
+        COMPLETED = "Completed"
+        PARTIAL = "Partial"
+        CANCELED = "Canceled"
+
+    class Submission(models.TextChoices):
+        """Where the order is on its way upstream: for operators only."""
+
+        QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"
+        SENT = "sent", "sent"
+        HELD = "held", "held (upstream refused for now)"
+        UNKNOWN = "unknown", "unknown (may exist upstream)"
+        REJECTED = "rejected", "rejected upstream"
+
+    FINAL = (Status.COMPLETED, Status.PARTIAL, Status.CANCELED)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="orders")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders")
+    upstream_service_id = models.PositiveBigIntegerField()
+    link = models.CharField(max_length=2000, blank=True)
+    quantity = models.PositiveBigIntegerField(help_text="In total (every run of a drip-feed).")
+    runs = models.PositiveIntegerField(null=True, blank=True)
+    interval = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes between runs.")
+    # The type-specific fields (comments, usernames, ...) exactly as they will be sent upstream.
+    fields = models.JSONField(default=dict, blank=True)
+
+    rate = models.DecimalField(help_text="Our rate per 1000 used, after the customer's discount.", **RATE)
+    charge = models.DecimalField(**AMOUNT)
+    cost = models.DecimalField(help_text="Upstream cost in the panel currency, as priced at order time.", **AMOUNT)
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    submission = models.CharField(max_length=20, choices=Submission.choices, default=Submission.QUEUED)
+    upstream_id = models.PositiveBigIntegerField(null=True, blank=True)
+    upstream_charge = models.DecimalField(null=True, blank=True, **AMOUNT)
+    start_count = models.BigIntegerField(null=True, blank=True)
+    remains = models.BigIntegerField(null=True, blank=True)
+
+    attempts = models.PositiveIntegerField(default=0, help_text="Upstream `add` attempts.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    submission_changed_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True, help_text="When it was last polled.")
+    # Set while a poller holds the order; a claim older than the sweep limit is void.
+    poll_claimed_at = models.DateTimeField(null=True, blank=True)
+    missed_polls = models.PositiveIntegerField(default=0, help_text="Polls the provider did not know the id.")
+    last_error = models.TextField(blank=True, help_text="The last upstream problem (operators only).")
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it was canceled, as customers see it.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "upstream_id"],
+                condition=Q(upstream_id__isnull=False),
+                name="order_unique_upstream_id",
+            ),
+            models.CheckConstraint(condition=Q(charge__gte=0), name="order_charge_not_negative"),
+            models.CheckConstraint(
+                condition=Q(submission="sent") | Q(upstream_id__isnull=True) | Q(submission="unknown"),
+                name="order_upstream_id_only_when_sent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["submission", "next_attempt_at"], name="order_forward_due"),
+            models.Index(
+                fields=["provider", "next_poll_at"],
+                condition=Q(submission="sent") & ~Q(status__in=["Completed", "Partial", "Canceled"]),
+                name="order_poll_due",
+            ),
+            models.Index(fields=["user", "service", "link"], name="order_user_link"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.pk}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+
+class Refill(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENT = "sent", "sent upstream"
+        PENDING = "Pending"
+        IN_PROGRESS = "In progress"
+        COMPLETED = "Completed"
+        REJECTED = "Rejected"
+        ERROR = "Error"
+
+    FINAL = (Status.COMPLETED, Status.REJECTED, Status.ERROR)
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    upstream_id = models.PositiveBigIntegerField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # At most one refill in flight per order.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=~Q(status__in=["Completed", "Rejected", "Error"]),
+                name="refill_one_in_flight_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refill {self.pk} of order {self.order_id}"
+
+
+class CancelRequest(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        ACCEPTED = "accepted", "accepted upstream"
+        REFUSED = "refused", "refused upstream"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="cancel_requests")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"], condition=Q(status="queued"), name="cancel_one_queued_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cancel request {self.pk} of order {self.order_id}"

@@ -1,0 +1,209 @@
+"""Batched status polling: due orders in chunks of at most 100, one upstream call per chunk.
+
+Each chunk is applied in one transaction together with the refunds its changes call for.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from billing.services import refunds_issue
+from catalog.clients import provider_client
+from catalog.models import Provider
+from orders.models import Order
+from panel.db import bulk_update_rows
+from upstream.client import BATCH_LIMIT, ApiClient, UpstreamError
+from upstream.protocol import ItemError, OrderStatus
+
+logger = logging.getLogger(__name__)
+
+Status = Order.Status
+STATUS_FIELDS = [
+    "status",
+    "start_count",
+    "remains",
+    "upstream_charge",
+    "completed_at",
+    "missed_polls",
+    "last_error",
+]
+SCHEDULE_FIELDS = ["next_poll_at", "poll_claimed_at", "polled_at"]
+RETRY_AFTER_FAILURE = timedelta(minutes=1)
+
+
+@dataclass
+class PollReport:
+    polled: int = 0
+    changed: int = 0
+    refunds: int = 0
+    refunded: Decimal = Decimal(0)
+    unknown_ids: int = 0
+    upstream_calls: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, other: "PollReport") -> None:
+        for name in ("polled", "changed", "refunds", "refunded", "unknown_ids", "upstream_calls"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures
+
+
+def next_poll_delay(age: timedelta) -> timedelta:
+    """Young orders move fast and are polled every minute; older ones back off, to an hour at most."""
+    return min(max(age / 10, timedelta(minutes=1)), timedelta(hours=1))
+
+
+def refund_due(order: Order) -> Decimal | None:
+    """What a final status gives back: everything for Canceled, the undelivered share for Partial.
+
+    None when it cannot be known (Partial without `remains`): an operator decides.
+    """
+    if order.status == Status.CANCELED:
+        return order.charge
+    if order.status == Status.PARTIAL:
+        if order.remains is None:
+            return None
+        return order.charge * min(order.remains, order.quantity) / order.quantity
+    return Decimal(0)
+
+
+def _claim(
+    provider: Provider, *, after_pk: int, everything: bool, cycle_start: datetime, now: datetime
+) -> list[tuple[int, int]]:
+    """Claim up to 100 pollable orders past `after_pk`; rows another run holds are skipped, not waited for."""
+    stale = now - timedelta(seconds=settings.POLL_CLAIM_SECONDS)
+    pollable = (
+        Order.objects.filter(provider=provider, submission=Order.Submission.SENT, pk__gt=after_pk)
+        .exclude(status__in=Order.FINAL)
+        .filter(Q(poll_claimed_at__isnull=True) | Q(poll_claimed_at__lt=stale))
+    )
+    if everything:
+        # Every open order once per cycle, even with several pollers: not those already polled since it began.
+        pollable = pollable.filter(Q(polled_at__isnull=True) | Q(polled_at__lt=cycle_start))
+    else:
+        pollable = pollable.filter(next_poll_at__lte=cycle_start)
+    with transaction.atomic():
+        rows = list(
+            pollable.select_for_update(skip_locked=True).order_by("pk").values_list("pk", "upstream_id")[:BATCH_LIMIT]
+        )
+        Order.objects.filter(pk__in=[pk for pk, _ in rows]).update(poll_claimed_at=now)
+    return [(pk, upstream_id) for pk, upstream_id in rows if upstream_id is not None]
+
+
+def _release(pks: list[int], now: datetime) -> None:
+    Order.objects.filter(pk__in=pks, poll_claimed_at=now).update(
+        poll_claimed_at=None, next_poll_at=now + RETRY_AFTER_FAILURE
+    )
+
+
+def _note_answer(order: Order, answer: OrderStatus | ItemError | None, now: datetime) -> None:
+    """Copy what the provider said onto the order (in memory)."""
+    if answer is None or isinstance(answer, ItemError):
+        message = answer.message if answer else "no answer for this id"
+        if "incorrect order" in message.lower() or "not found" in message.lower():
+            order.missed_polls += 1
+            if order.missed_polls >= settings.POLL_MISSES_ALERT:
+                message = f"The provider does not know upstream order {order.upstream_id} ({order.missed_polls} polls)."
+        order.last_error = message
+        return
+    if answer.state is None:
+        order.last_error = f"The provider reports a failure: {answer.raw_status}"
+        return
+    order.missed_polls, order.last_error = 0, ""
+    order.status = Status(answer.state.value)
+    if answer.start_count is not None:
+        order.start_count = answer.start_count
+    if answer.remains is not None:
+        order.remains = min(answer.remains, order.quantity)
+    if answer.charge is not None:
+        order.upstream_charge = answer.charge
+    if order.status in Order.FINAL:
+        order.completed_at = now
+
+
+def _state(order: Order) -> tuple[object, ...]:
+    return tuple(getattr(order, name) for name in STATUS_FIELDS)
+
+
+@transaction.atomic
+def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now: datetime) -> PollReport:
+    """Apply one chunk's answers and refunds in one transaction, to the orders this run still holds."""
+    report = PollReport(polled=len(claimed))
+    orders = list(Order.objects.select_for_update().select_related("user").filter(pk__in=claimed, poll_claimed_at=now))
+    changed, unchanged, refunds = [], [], []
+    for order in orders:
+        before = _state(order)
+        _note_answer(order, answers.get(order.upstream_id or 0), now)
+        order.next_poll_at = now + next_poll_delay(now - order.created_at)
+        order.poll_claimed_at, order.polled_at = None, now
+        if _state(order) == before:
+            unchanged.append(order)
+            continue
+        changed.append(order)
+        report.unknown_ids += order.missed_polls > 0
+        if order.status in Order.FINAL and before[0] not in Order.FINAL:
+            amount = refund_due(order)
+            if amount is None:
+                order.last_error = "Partial without a remains count: refund it by hand."
+            elif amount > 0:
+                refunds.append((order, amount))
+    for entry in refunds_issue(refunds=refunds, note="Not delivered upstream"):
+        report.refunds += 1
+        report.refunded += entry.amount
+    bulk_update_rows(changed, [*STATUS_FIELDS, *SCHEDULE_FIELDS, "updated_at"])
+    bulk_update_rows(unchanged, SCHEDULE_FIELDS)
+    report.changed = len(changed)
+    return report
+
+
+def _slot(provider: Provider) -> str | None:
+    """One of the provider's polling slots (its concurrency limit), or None when all are taken."""
+    for slot in range(settings.POLL_CONCURRENCY_PER_PROVIDER):
+        key = f"poll-slot:{provider.pk}:{slot}"
+        if cache.add(key, 1, timeout=settings.POLL_CLAIM_SECONDS):
+            return key
+    return None
+
+
+def poll_provider(*, provider: Provider, everything: bool = False, client: ApiClient | None = None) -> PollReport:
+    """One polling cycle over a provider's due orders (or all its open orders): stops at its first failure."""
+    report = PollReport()
+    slot = _slot(provider)
+    if slot is None:
+        return report
+    try:
+        client = client or provider_client(provider)
+        cycle_start, after_pk = timezone.now(), 0
+        while True:
+            now = timezone.now()
+            rows = _claim(provider, after_pk=after_pk, everything=everything, cycle_start=cycle_start, now=now)
+            if not rows:
+                return report
+            after_pk = rows[-1][0]
+            pks = [pk for pk, _ in rows]
+            try:
+                report.upstream_calls += 1
+                answers = client.status([upstream_id for _, upstream_id in rows])
+            except UpstreamError as exc:
+                _release(pks, now)
+                report.failures.append(f"{provider.name}: {exc.message}")
+                logger.warning("polling %s failed: %s", provider.name, exc.message)
+                return report
+            report.add(_apply(pks, answers, now))
+    finally:
+        cache.delete(slot)
+
+
+def poll_statuses(*, everything: bool = False) -> PollReport:
+    """A cycle over every provider with open orders (an inactive provider's open orders still need tracking)."""
+    report = PollReport()
+    open_orders = Order.objects.filter(submission=Order.Submission.SENT).exclude(status__in=Order.FINAL)
+    for provider in Provider.objects.filter(pk__in=open_orders.values("provider_id")):
+        report.add(poll_provider(provider=provider, everything=everything))
+    return report

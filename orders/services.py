@@ -1,0 +1,284 @@
+"""Placing orders and forwarding them upstream exactly once."""
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import LedgerEntry, Wallet
+from billing.services import refund_issue, wallet_debit, wallet_for
+from catalog.clients import provider_client
+from catalog.models import Service
+from catalog.pricing import service_price
+from orders.models import Order
+from orders.validation import OrderError, OrderSpec, order_spec
+from panel.money import charge_amount, percent_factor, rate_up
+from upstream.client import Ambiguous, NotSent, Rejected
+
+logger = logging.getLogger(__name__)
+
+Submission = Order.Submission
+Status = Order.Status
+DUPLICATE_LINK = "You have active order with this link. Please wait until order being completed."
+INCORRECT_SERVICE = "Incorrect service ID"
+# What customers read when a provider refused an order for good; its own words stay with operators.
+_CUSTOMER_REASONS = {
+    "active order": "The link already has an active order at the provider.",
+    "link": "The provider refused the link.",
+    "quantity": "The provider refused the quantity.",
+}
+
+
+def customer_price(*, service: Service, user: User) -> Decimal:
+    """The rate per 1000 this customer pays: the service's rate less their discount, never below cost."""
+    price = service_price(service)
+    discounted = rate_up(service.rate * percent_factor(-user.discount_percent))
+    return max(discounted, price.cost)
+
+
+def _units(spec: OrderSpec) -> Decimal:
+    return Decimal(1000) if spec.package else Decimal(spec.quantity)
+
+
+@transaction.atomic
+def order_place(*, user: User, service_id: object, params: Mapping[str, str]) -> Order:
+    """Validate, price, debit and create an order in one transaction; forwarding starts after commit."""
+    try:
+        service_pk = int(str(service_id).strip())
+    except ValueError:
+        raise OrderError(INCORRECT_SERVICE) from None
+    service = (
+        Service.objects.select_related("provider", "category")
+        .filter(pk=service_pk, is_active=True, provider__is_active=True, category__is_active=True)
+        .first()
+    )
+    if service is None:
+        raise OrderError(INCORRECT_SERVICE)
+    spec = order_spec(service, params)
+
+    # Serializes this customer's placements: the duplicate check and the debit see each other's orders.
+    wallet_for(user=user)
+    Wallet.objects.select_for_update().filter(user=user).first()
+    if (
+        service.deny_duplicates
+        and Order.objects.filter(user=user, service=service, link=spec.link).exclude(status__in=Order.FINAL).exists()
+    ):
+        raise OrderError(DUPLICATE_LINK)
+
+    rate = customer_price(service=service, user=user)
+    units = _units(spec)
+    order = Order.objects.create(
+        user=user,
+        service=service,
+        provider=service.provider,
+        upstream_service_id=service.upstream_id,
+        link=spec.link,
+        quantity=spec.quantity,
+        runs=spec.runs,
+        interval=spec.interval,
+        fields=spec.fields,
+        rate=rate,
+        charge=charge_amount(rate * units / 1000),
+        cost=charge_amount(service_price(service).cost * units / 1000),
+    )
+    wallet_debit(user=user, amount=order.charge, kind=LedgerEntry.Kind.CHARGE, order=order)
+    from orders.tasks import forward_order
+
+    transaction.on_commit(lambda: forward_order.delay(order.pk))
+    return order
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _add_params(order: Order) -> dict[str, str | int]:
+    params: dict[str, str | int] = dict(order.fields)
+    if order.link:
+        params["link"] = order.link
+    if not order.service.type.endswith("Package") and order.service.type not in _COUNTED_TYPES:
+        params["quantity"] = order.quantity // order.runs if order.runs else order.quantity
+    if order.runs:
+        params["runs"], params["interval"] = order.runs, order.interval or 0
+    return params
+
+
+_COUNTED_TYPES = ("Custom Comments", "Mentions Custom List", "Comment Replies")
+
+
+def _customer_reason(message: str) -> str:
+    text = message.lower()
+    for marker, reason in _CUSTOMER_REASONS.items():
+        if marker in text:
+            return reason
+    return "The provider could not accept this order."
+
+
+def _claim_for_sending(order_id: int) -> bool:
+    """QUEUED (or HELD and due) → SENDING, for exactly one worker."""
+    now = timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claimed = (
+        Order.objects.filter(due, pk=order_id, submission__in=[Submission.QUEUED, Submission.HELD])
+        .exclude(status__in=Order.FINAL)
+        .update(submission=Submission.SENDING, submission_changed_at=now, attempts=F("attempts") + 1)
+    )
+    return claimed == 1
+
+
+def _from_sending(order_id: int, **changes: object) -> bool:
+    changes.setdefault("submission_changed_at", timezone.now())
+    return Order.objects.filter(pk=order_id, submission=Submission.SENDING).update(**changes) == 1
+
+
+def order_forward(*, order_id: int) -> str:
+    """Send one order upstream, once: returns the submission state it ended in ("" if not claimed)."""
+    if not _claim_for_sending(order_id):
+        return ""
+    order = Order.objects.select_related("provider", "service").get(pk=order_id)
+    now = timezone.now()
+    retry_at = now + _backoff(order.attempts)
+    try:
+        upstream_id = provider_client(order.provider).add(order.upstream_service_id, **_add_params(order))
+    except NotSent as exc:
+        _from_sending(order_id, submission=Submission.QUEUED, next_attempt_at=retry_at, last_error=exc.message)
+        return Submission.QUEUED
+    except Ambiguous as exc:
+        # It may exist upstream: never resent automatically; an operator resolves it.
+        _from_sending(order_id, submission=Submission.UNKNOWN, last_error=exc.message)
+        logger.error("order %s: ambiguous add, needs an operator: %s", order_id, exc.message)
+        return Submission.UNKNOWN
+    except Rejected as exc:
+        if exc.retryable:
+            _from_sending(order_id, submission=Submission.HELD, next_attempt_at=retry_at, last_error=exc.message)
+            logger.warning("order %s held: %s", order_id, exc.message)
+            return Submission.HELD
+        order_reject(order_id=order_id, message=exc.message)
+        return Submission.REJECTED
+    sent = {"submission": Submission.SENT, "upstream_id": upstream_id, "sent_at": now, "next_poll_at": now,
+            "last_error": ""}  # fmt: skip
+    if not _from_sending(order_id, **sent):
+        # The sweeper gave up on it meanwhile (UNKNOWN): we now know it exists exactly once upstream.
+        Order.objects.filter(pk=order_id, submission=Submission.UNKNOWN, upstream_id__isnull=True).update(
+            submission_changed_at=now, **sent
+        )
+    return Submission.SENT
+
+
+@transaction.atomic
+def order_reject(*, order_id: int, message: str) -> None:
+    """The provider refused for good: Canceled with a full refund, in one transaction."""
+    changed = Order.objects.filter(pk=order_id, submission=Submission.SENDING).update(
+        submission=Submission.REJECTED,
+        submission_changed_at=timezone.now(),
+        status=Status.CANCELED,
+        completed_at=timezone.now(),
+        last_error=message,
+        reason=_customer_reason(message),
+        remains=F("quantity"),
+    )
+    if changed:
+        order = Order.objects.select_related("user").get(pk=order_id)
+        refund_issue(order=order, amount=order.charge, note="Refused upstream")
+
+
+def forward_due(*, limit: int = 1000, settle: timedelta = timedelta(0)) -> list[int]:
+    """Orders waiting to be sent whose time has come (QUEUED, or HELD after its backoff).
+
+    `settle` leaves alone orders queued more recently than that: their own message is still on its way.
+    """
+    now = timezone.now()
+    return list(
+        Order.objects.filter(
+            submission__in=[Submission.QUEUED, Submission.HELD], submission_changed_at__lte=now - settle
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(status__in=Order.FINAL)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def orders_sweep() -> int:
+    """Orders whose worker died mid-send (SENDING for too long) become UNKNOWN; returns how many.
+
+    Lost queue messages need no sweep of their own: `forward_due` finds QUEUED and HELD orders by their state.
+    """
+    limit = timezone.now() - timedelta(seconds=settings.ORDER_SENDING_LIMIT)
+    return Order.objects.filter(submission=Submission.SENDING, submission_changed_at__lt=limit).update(
+        submission=Submission.UNKNOWN,
+        submission_changed_at=timezone.now(),
+        last_error="The worker stopped while sending: it may exist upstream.",
+    )
+
+
+# Operators' actions (Django admin). Money moves only through billing.services, as everywhere else.
+
+
+def order_resend(*, order_id: int) -> bool:
+    """Put an UNKNOWN or HELD order back in the queue: the operator accepts it may be duplicated upstream."""
+    requeued = (
+        Order.objects.filter(pk=order_id, submission__in=[Submission.UNKNOWN, Submission.HELD], upstream_id=None)
+        .exclude(status__in=Order.FINAL)
+        .update(submission=Submission.QUEUED, submission_changed_at=timezone.now(), next_attempt_at=None)
+    )
+    if requeued:
+        from orders.tasks import forward_order
+
+        transaction.on_commit(lambda: forward_order.delay(order_id))
+    return requeued == 1
+
+
+def _locked_order(order_id: int) -> Order:
+    order = Order.objects.select_for_update().select_related("user").filter(pk=order_id).first()
+    if order is None:
+        raise OrderError(f"There is no order {order_id}.")
+    return order
+
+
+def order_link_upstream(*, order_id: int, upstream_id: int) -> None:
+    """Record the upstream id an operator found for an UNKNOWN order; polling takes it from there."""
+    try:
+        with transaction.atomic():
+            order = _locked_order(order_id)
+            if order.submission != Submission.UNKNOWN or order.is_final:
+                raise OrderError("Only an open order in the unknown state can be linked to an upstream id.")
+            now = timezone.now()
+            order.submission, order.submission_changed_at, order.upstream_id = Submission.SENT, now, upstream_id
+            order.sent_at, order.next_poll_at, order.last_error = now, now, ""
+            order.save(update_fields=["submission", "submission_changed_at", "upstream_id", "sent_at", "next_poll_at",
+                                      "last_error", "updated_at"])  # fmt: skip
+    except IntegrityError:
+        raise OrderError(f"Upstream order {upstream_id} already belongs to another order.") from None
+
+
+@transaction.atomic
+def order_finish(*, order_id: int, status: str, remains: int | None = None, reason: str = "") -> Order:
+    """An operator ends an order as Completed, Partial (with what remains) or Canceled; the refund is computed
+    as for a polled status, and given once."""
+    from orders.polling import refund_due
+
+    if status not in Order.FINAL:
+        raise OrderError("Choose Completed, Partial or Canceled.")
+    order = _locked_order(order_id)
+    if order.is_final:
+        raise OrderError(f"Order {order_id} is already {order.status}.")
+    if order.submission == Submission.SENDING:
+        # A worker is placing it upstream this very moment; its outcome decides what happens next.
+        raise OrderError(f"Order {order_id} is being sent right now: try again in a minute.")
+    if status == Status.PARTIAL and (remains is None or not 0 < remains <= order.quantity):
+        raise OrderError(f"For Partial, give what remains undelivered (1 to {order.quantity}).")
+    order.status, order.completed_at = status, timezone.now()
+    order.remains = order.quantity if status == Status.CANCELED else (0 if status == Status.COMPLETED else remains)
+    order.reason = reason[:300] or order.reason
+    order.save(update_fields=["status", "completed_at", "remains", "reason", "updated_at"])
+    amount = refund_due(order)
+    if amount:
+        refund_issue(order=order, amount=amount, note=f"Marked {status} by an operator")
+    return order

@@ -1,0 +1,155 @@
+"""What an order needs by service type (API_V2.md's `add` table): checked here, before any money moves."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from catalog.models import Service
+from panel.errors import ApplicationError
+
+
+class OrderError(ApplicationError):
+    """A refused order; the message is the exact API v2 error string where the protocol defines one."""
+
+
+INCORRECT_REQUEST = "Incorrect request"
+INCORRECT_LINK = "Incorrect link"
+INCORRECT_QUANTITY = "Incorrect quantity"
+DRIPFEED_DISABLED = "Drip-feed is disabled for this service"
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """A valid order's upstream parameters and how many units it costs."""
+
+    link: str
+    quantity: int  # in total, every run included; 1 for a package
+    runs: int | None = None
+    interval: int | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    package: bool = False
+
+
+@dataclass(frozen=True)
+class _Rule:
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    link: bool = True
+    quantity: bool = True  # the customer gives `quantity`
+    counted: str | None = None  # quantity = number of lines of this field
+    package: bool = False
+    dripfeed: bool = False
+
+
+WEB_TRAFFIC_OPTIONS = ("country", "device", "type_of_traffic", "google_keyword", "referring_url")
+RULES = {
+    "Default": _Rule(dripfeed=True),
+    "Package": _Rule(quantity=False, package=True),
+    "Custom Comments": _Rule(required=("comments",), quantity=False, counted="comments"),
+    "Custom Comments Package": _Rule(required=("comments",), quantity=False, package=True),
+    "Mentions": _Rule(required=("usernames",)),
+    "Mentions with Hashtags": _Rule(required=("usernames", "hashtags")),
+    "Mentions Custom List": _Rule(required=("usernames",), quantity=False, counted="usernames"),
+    "Mentions Hashtag": _Rule(required=("hashtag",)),
+    "Mentions User Followers": _Rule(required=("username",)),
+    "Mentions Media Likers": _Rule(required=("media",)),
+    "Comment Likes": _Rule(required=("username",)),
+    "Comment Replies": _Rule(required=("username", "comments"), quantity=False, counted="comments"),
+    "Poll": _Rule(required=("answer_number",)),
+    "Invites from Groups": _Rule(required=("groups",)),
+    "Web Traffic": _Rule(optional=WEB_TRAFFIC_OPTIONS, dripfeed=True),
+}
+FIELD_LABELS = {
+    "comments": "the comments, one per line",
+    "usernames": "the usernames, one per line",
+    "hashtags": "the hashtags, one per line",
+    "hashtag": "the hashtag",
+    "username": "the username",
+    "media": "the media link",
+    "answer_number": "the answer number",
+    "groups": "the groups, one per line",
+}
+_DIGITS = re.compile(r"\d{1,12}")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def clean_link(value: str) -> str:
+    link = value.strip()
+    if not link or len(link) > 2000 or any(char.isspace() for char in link):
+        raise OrderError(INCORRECT_LINK)
+    parts = urlsplit(link if "://" in link else f"https://{link}")
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or "." not in host or host.startswith(".") or host.endswith("."):
+        raise OrderError(INCORRECT_LINK)
+    return link
+
+
+def _whole(value: str | None) -> int | None:
+    text = (value or "").strip()
+    return int(text) if _DIGITS.fullmatch(text) else None
+
+
+def _within(service: Service, quantity: int) -> None:
+    if quantity < service.min_quantity:
+        raise OrderError(f"Quantity less than minimal {service.min_quantity}")
+    if quantity > service.max_quantity:
+        raise OrderError(f"Quantity more than maximum {service.max_quantity}")
+
+
+def _web_traffic(params: Mapping[str, str]) -> None:
+    device, traffic = params.get("device"), params.get("type_of_traffic")
+    if device and _whole(device) not in range(1, 6):
+        raise OrderError("The device must be 1 to 5.")
+    if traffic and _whole(traffic) not in range(1, 4):
+        raise OrderError("The type of traffic must be 1 (keyword), 2 (referrer) or 3 (blank).")
+    if traffic == "1" and not params.get("google_keyword", "").strip():
+        raise OrderError("Enter the Google keyword for keyword traffic.")
+    if traffic == "2" and not params.get("referring_url", "").strip():
+        raise OrderError("Enter the referring URL for referrer traffic.")
+
+
+def order_spec(service: Service, params: Mapping[str, str]) -> OrderSpec:
+    """Check an order for this service; raise OrderError with the protocol's message for the first problem."""
+    rule = RULES.get(service.type)
+    if rule is None:
+        raise OrderError(f"{service.type} services are not supported yet: choose another service.")
+    link = clean_link(params.get("link", "")) if rule.link else ""
+    fields: dict[str, str] = {}
+    for name in rule.required:
+        text = params.get(name, "").replace("\r\n", "\n").strip()
+        if not text:
+            raise OrderError(f"Enter {FIELD_LABELS[name]}.")
+        fields[name] = "\n".join(_lines(text)) if name in ("comments", "usernames", "hashtags", "groups") else text
+    for name in rule.optional:
+        if params.get(name, "").strip():
+            fields[name] = params[name].strip()
+    if service.type == "Web Traffic":
+        _web_traffic(fields)
+
+    # Some clients send runs=undefined: anything but a number is no drip-feed.
+    runs = _whole(params.get("runs"))
+    runs = runs if runs and runs > 0 else None
+    interval = _whole(params.get("interval")) if runs else None
+    if runs is not None:
+        if not (rule.dripfeed and service.dripfeed):
+            raise OrderError(DRIPFEED_DISABLED)
+        if not interval:
+            raise OrderError("Enter the interval between runs, in minutes.")
+
+    if rule.package:
+        return OrderSpec(link=link, quantity=1, fields=fields, package=True)
+    if rule.counted:
+        quantity = len(_lines(fields[rule.counted]))
+    else:
+        given = _whole(params.get("quantity"))
+        if given is None:
+            raise OrderError(INCORRECT_QUANTITY)
+        quantity = given
+    _within(service, quantity)
+    if runs is not None:
+        return OrderSpec(link=link, quantity=quantity * runs, runs=runs, interval=interval, fields=fields)
+    return OrderSpec(link=link, quantity=quantity, fields=fields)
