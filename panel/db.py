@@ -9,10 +9,11 @@ BATCH_SIZE = 500
 
 
 def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, batch_size: int = BATCH_SIZE) -> None:
-    """Write `fields` of each object to its row: one `UPDATE ... FROM (VALUES ...)` per batch on Postgres.
+    """Write `fields` of each object to its row: on Postgres one `UPDATE ... FROM unnest(arrays)` per batch.
 
     Django's bulk_update builds a CASE/WHEN expression per field in Python, which costs far more than the
-    query itself (measured: ~0.6 s per 100 rows of 17 fields). Other databases fall back to bulk_update.
+    query itself (measured: ~0.6 s per 100 rows of 17 fields). One array parameter per column (not one
+    parameter per value) also keeps the query text small and constant. Other databases use bulk_update.
     """
     if not objs:
         return
@@ -26,21 +27,17 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, bat
         assert isinstance(field, models.Field) and field.column, f"{field} is not a column"
         columns.append(field)
     quote = connection.ops.quote_name
-    # Typed VALUES: Postgres would otherwise take every parameter as text. (cast_db_type has no type hints.)
-    casts = [f"%s::{column.cast_db_type(connection)}" for column in columns]  # type: ignore[attr-defined]
-    row = "(" + ", ".join(casts) + ")"
+    # Typed arrays: unnest needs to know each column's type. (cast_db_type has no type hints.)
+    arrays = ", ".join(f"%s::{column.cast_db_type(connection)}[]" for column in columns)  # type: ignore[attr-defined]
     names = ", ".join(quote(column.column) for column in columns)
     assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
     table, key = quote(meta.db_table), quote(columns[0].column)
+    sql = f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v ({names}) WHERE t.{key} = v.{key}"  # noqa: S608
     with connection.cursor() as cursor:
         for start in range(0, len(objs), batch_size):
             batch = objs[start : start + batch_size]
             params = [
-                column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in batch for column in columns
+                [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in batch]
+                for column in columns
             ]
-            values = ", ".join([row] * len(batch))
-            cursor.execute(
-                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) AS v ({names}) "  # noqa: S608
-                f"WHERE t.{key} = v.{key}",
-                params,
-            )
+            cursor.execute(sql, params)
