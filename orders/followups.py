@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -86,14 +87,15 @@ def cancel_request(*, user: User, order_id: object) -> CancelRequest | None:
     order.refresh_from_db()
     if order.submission != Submission.SENT or order.is_final or not order.service.cancel:
         raise OrderError(CANCEL_DISABLED)
-    existing = order.cancel_requests.filter(status=CancelRequest.Status.QUEUED).first()
+    open_requests = order.cancel_requests.filter(status__in=[CancelRequest.Status.QUEUED, CancelRequest.Status.SENDING])
+    existing = open_requests.first()
     if existing:
         return existing
     try:
         with transaction.atomic():
             return CancelRequest.objects.create(order=order)
     except IntegrityError:
-        return order.cancel_requests.get(status=CancelRequest.Status.QUEUED)
+        return open_requests.get()
 
 
 @dataclass
@@ -113,15 +115,23 @@ def _by_provider(rows: list[tuple[int, int, int | None]]) -> dict[int, list[tupl
     return grouped
 
 
+def _claim_queued(model: type[Refill] | type[CancelRequest]) -> list[tuple[int, int, int | None]]:
+    """QUEUED → SENDING for this run only, so two overlapping runs never send the same request."""
+    with transaction.atomic():
+        rows = list(
+            model.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status="queued")
+            .order_by("pk")
+            .values_list("pk", "order__provider_id", "order__upstream_id")[:10_000]
+        )
+        model.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(status="sending")
+    return rows
+
+
 def refills_forward() -> FollowupReport:
     """Send queued refills upstream, 100 orders per call per provider."""
     report = FollowupReport()
-    queued = list(
-        Refill.objects.filter(status=Refill.Status.QUEUED)
-        .order_by("pk")
-        .values_list("pk", "order__provider_id", "order__upstream_id")[:10_000]
-    )
-    for provider_id, rows in _by_provider(queued).items():
+    for provider_id, rows in _by_provider(_claim_queued(Refill)).items():
         client = provider_client(Provider.objects.get(pk=provider_id))
         for start in range(0, len(rows), BATCH_LIMIT):
             chunk = rows[start : start + BATCH_LIMIT]
@@ -129,16 +139,18 @@ def refills_forward() -> FollowupReport:
             try:
                 answers = client.refill([upstream_id for _, upstream_id in chunk if upstream_id is not None])
             except UpstreamError as exc:
+                # Safe to ask again later: a repeated refill request is refused or harmless upstream.
+                Refill.objects.filter(pk__in=[pk for pk, _ in rows[start:]], status="sending").update(status="queued")
                 report.failures.append(exc.message)
                 break
             now = timezone.now()
             for pk, upstream_id in chunk:
                 answer = answers.get(upstream_id or 0, ItemError("no answer"))
-                still_queued = Refill.objects.filter(pk=pk, status=Refill.Status.QUEUED)
+                mine = Refill.objects.filter(pk=pk, status=Refill.Status.SENDING)
                 if isinstance(answer, ItemError):
-                    report.refused += still_queued.update(status=Refill.Status.REJECTED, last_error=answer.message)
+                    report.refused += mine.update(status=Refill.Status.REJECTED, last_error=answer.message)
                 else:
-                    report.sent += still_queued.update(
+                    report.sent += mine.update(
                         status=Refill.Status.SENT, upstream_id=answer, next_poll_at=now + REFILL_POLL_DELAY
                     )
     return report
@@ -189,12 +201,7 @@ def refills_poll(*, everything: bool = False) -> FollowupReport:
 def cancels_forward() -> FollowupReport:
     """Send queued cancel requests upstream in batches of 100; accepted ones are polled soon after."""
     report = FollowupReport()
-    queued = list(
-        CancelRequest.objects.filter(status=CancelRequest.Status.QUEUED)
-        .order_by("pk")
-        .values_list("pk", "order__provider_id", "order__upstream_id")[:10_000]
-    )
-    for provider_id, rows in _by_provider(queued).items():
+    for provider_id, rows in _by_provider(_claim_queued(CancelRequest)).items():
         client = provider_client(Provider.objects.get(pk=provider_id))
         for start in range(0, len(rows), BATCH_LIMIT):
             chunk = rows[start : start + BATCH_LIMIT]
@@ -202,16 +209,28 @@ def cancels_forward() -> FollowupReport:
             try:
                 answers = client.cancel([upstream_id for _, upstream_id in chunk if upstream_id is not None])
             except UpstreamError as exc:
+                CancelRequest.objects.filter(pk__in=[pk for pk, _ in rows[start:]], status="sending").update(
+                    status="queued"
+                )
                 report.failures.append(exc.message)
                 break
             now = timezone.now()
             for pk, upstream_id in chunk:
                 answer = answers.get(upstream_id or 0, ItemError("no answer"))
-                request = CancelRequest.objects.filter(pk=pk, status=CancelRequest.Status.QUEUED)
+                mine = CancelRequest.objects.filter(pk=pk, status=CancelRequest.Status.SENDING)
                 if answer is True:
-                    report.accepted += request.update(status=CancelRequest.Status.ACCEPTED, last_error="")
+                    report.accepted += mine.update(status=CancelRequest.Status.ACCEPTED, last_error="")
                     Order.objects.filter(provider_id=provider_id, upstream_id=upstream_id).update(next_poll_at=now)
                 else:
                     message = answer.message if isinstance(answer, ItemError) else "refused"
-                    report.refused += request.update(status=CancelRequest.Status.REFUSED, last_error=message)
+                    report.refused += mine.update(status=CancelRequest.Status.REFUSED, last_error=message)
     return report
+
+
+def followups_sweep() -> int:
+    """Refills and cancels whose run died while sending go back to the queue (asking again is harmless)."""
+    stale = timezone.now() - timedelta(seconds=settings.ORDER_SENDING_LIMIT)
+    return sum(
+        model.objects.filter(status="sending", updated_at__lt=stale).update(status="queued")
+        for model in (Refill, CancelRequest)
+    )

@@ -108,6 +108,7 @@ class Order(models.Model):
 class Refill(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"
         SENT = "sent", "sent upstream"
         PENDING = "Pending"
         IN_PROGRESS = "In progress"
@@ -143,6 +144,7 @@ class Refill(models.Model):
 class CancelRequest(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"
         ACCEPTED = "accepted", "accepted upstream"
         REFUSED = "refused", "refused upstream"
 
@@ -155,7 +157,9 @@ class CancelRequest(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["order"], condition=Q(status="queued"), name="cancel_one_queued_per_order"),
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(status__in=["queued", "sending"]), name="cancel_one_open_per_order"
+            ),
         ]
 
     def __str__(self) -> str:

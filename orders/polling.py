@@ -4,6 +4,7 @@ Each chunk is applied in one transaction together with the refunds its changes c
 """
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -14,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.services import refunds_issue
+from billing.services import MAX_AMOUNT, refunds_issue
 from catalog.clients import provider_client
 from catalog.models import Provider
 from orders.models import Order
@@ -36,6 +37,8 @@ STATUS_FIELDS = [
 ]
 SCHEDULE_FIELDS = ["next_poll_at", "poll_claimed_at", "polled_at"]
 RETRY_AFTER_FAILURE = timedelta(minutes=1)
+# What the columns hold; a provider's absurd numbers are dropped rather than failing the chunk.
+MAX_COUNT = 2**63 - 1
 
 
 @dataclass
@@ -59,23 +62,22 @@ def next_poll_delay(age: timedelta) -> timedelta:
     return min(max(age / 10, timedelta(minutes=1)), timedelta(hours=1))
 
 
-def refund_due(order: Order) -> Decimal | None:
-    """What a final status gives back: everything for Canceled, the undelivered share for Partial.
-
-    None when it cannot be known (Partial without `remains`): an operator decides.
-    """
+def refund_due(order: Order) -> Decimal:
+    """What a final status gives back: everything for Canceled, the undelivered share for Partial."""
     if order.status == Status.CANCELED:
         return order.charge
-    if order.status == Status.PARTIAL:
-        if order.remains is None:
-            return None
+    if order.status == Status.PARTIAL and order.remains is not None:
         return order.charge * min(order.remains, order.quantity) / order.quantity
     return Decimal(0)
 
 
+def _is_package(order: Order) -> bool:
+    return order.service.type.endswith("Package")
+
+
 def _claim(
     provider: Provider, *, after_pk: int, everything: bool, cycle_start: datetime, now: datetime
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, int | None]]:
     """Claim up to 100 pollable orders past `after_pk`; rows another run holds are skipped, not waited for."""
     stale = now - timedelta(seconds=settings.POLL_CLAIM_SECONDS)
     pollable = (
@@ -93,13 +95,16 @@ def _claim(
             pollable.select_for_update(skip_locked=True).order_by("pk").values_list("pk", "upstream_id")[:BATCH_LIMIT]
         )
         Order.objects.filter(pk__in=[pk for pk, _ in rows]).update(poll_claimed_at=now)
-    return [(pk, upstream_id) for pk, upstream_id in rows if upstream_id is not None]
+    return rows
 
 
-def _release(pks: list[int], now: datetime) -> None:
-    Order.objects.filter(pk__in=pks, poll_claimed_at=now).update(
-        poll_claimed_at=None, next_poll_at=now + RETRY_AFTER_FAILURE
-    )
+def _release(pks: list[int], now: datetime, *, error: str = "") -> None:
+    """Give claimed orders back after a failure, to be polled again a little later (not at once: a chunk that
+    keeps failing must not starve the orders after it)."""
+    changes: dict[str, object] = {"poll_claimed_at": None, "next_poll_at": now + RETRY_AFTER_FAILURE}
+    if error:
+        changes["last_error"] = error
+    Order.objects.filter(pk__in=pks, poll_claimed_at=now).update(**changes)
 
 
 def _note_answer(order: Order, answer: OrderStatus | ItemError | None, now: datetime) -> None:
@@ -116,12 +121,17 @@ def _note_answer(order: Order, answer: OrderStatus | ItemError | None, now: date
         order.last_error = f"The provider reports a failure: {answer.raw_status}"
         return
     order.missed_polls, order.last_error = 0, ""
+    if answer.state.value == Status.PARTIAL and (answer.remains is None or _is_package(order)):
+        # The refund of a Partial needs this answer's remains, in units the order was priced in; a package's
+        # remains are not. Stay open and ask again; an operator can finish it meanwhile.
+        order.last_error = "The provider reports Partial without a usable remains count: finish it by hand."
+        return
     order.status = Status(answer.state.value)
-    if answer.start_count is not None:
+    if answer.start_count is not None and answer.start_count <= MAX_COUNT:
         order.start_count = answer.start_count
     if answer.remains is not None:
         order.remains = min(answer.remains, order.quantity)
-    if answer.charge is not None:
+    if answer.charge is not None and answer.charge < MAX_AMOUNT:
         order.upstream_charge = answer.charge
     if order.status in Order.FINAL:
         order.completed_at = now
@@ -135,7 +145,13 @@ def _state(order: Order) -> tuple[object, ...]:
 def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now: datetime) -> PollReport:
     """Apply one chunk's answers and refunds in one transaction, to the orders this run still holds."""
     report = PollReport(polled=len(claimed))
-    orders = list(Order.objects.select_for_update().select_related("user").filter(pk__in=claimed, poll_claimed_at=now))
+    # An order an operator finished meanwhile is left alone: its status and refund are theirs.
+    orders = list(
+        Order.objects.select_for_update(of=("self",))
+        .select_related("service")
+        .filter(pk__in=claimed, poll_claimed_at=now)
+        .exclude(status__in=Order.FINAL)
+    )
     changed, unchanged, refunds = [], [], []
     for order in orders:
         before = _state(order)
@@ -147,11 +163,9 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
             continue
         changed.append(order)
         report.unknown_ids += order.missed_polls > 0
-        if order.status in Order.FINAL and before[0] not in Order.FINAL:
+        if order.status in Order.FINAL:
             amount = refund_due(order)
-            if amount is None:
-                order.last_error = "Partial without a remains count: refund it by hand."
-            elif amount > 0:
+            if amount > 0:
                 refunds.append((order, amount))
     for entry in refunds_issue(refunds=refunds, note="Not delivered upstream"):
         report.refunds += 1
@@ -162,20 +176,33 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
     return report
 
 
-def _slot(provider: Provider) -> str | None:
-    """One of the provider's polling slots (its concurrency limit), or None when all are taken."""
-    for slot in range(settings.POLL_CONCURRENCY_PER_PROVIDER):
-        key = f"poll-slot:{provider.pk}:{slot}"
-        if cache.add(key, 1, timeout=settings.POLL_CLAIM_SECONDS):
-            return key
-    return None
+class _Slot:
+    """One of a provider's polling slots (its concurrency limit), held with a token so only its owner frees it."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.key: str | None = None
+        self.token = uuid.uuid4().hex
+        for slot in range(settings.POLL_CONCURRENCY_PER_PROVIDER):
+            key = f"poll-slot:{provider.pk}:{slot}"
+            if cache.add(key, self.token, timeout=settings.POLL_CLAIM_SECONDS):
+                self.key = key
+                return
+
+    def keep(self) -> None:
+        if self.key:
+            cache.touch(self.key, timeout=settings.POLL_CLAIM_SECONDS)
+
+    def free(self) -> None:
+        if self.key and cache.get(self.key) == self.token:
+            cache.delete(self.key)
 
 
 def poll_provider(*, provider: Provider, everything: bool = False, client: ApiClient | None = None) -> PollReport:
     """One polling cycle over a provider's due orders (or all its open orders): stops at its first failure."""
     report = PollReport()
-    slot = _slot(provider)
-    if slot is None:
+    slot = _Slot(provider)
+    if slot.key is None:
+        report.failures.append(f"{provider.name}: skipped, all its polling slots are busy")
         return report
     try:
         client = client or provider_client(provider)
@@ -186,18 +213,30 @@ def poll_provider(*, provider: Provider, everything: bool = False, client: ApiCl
             if not rows:
                 return report
             after_pk = rows[-1][0]
-            pks = [pk for pk, _ in rows]
+            slot.keep()
+            idless = [pk for pk, upstream_id in rows if upstream_id is None]
+            _release(idless, now, error="Sent without an upstream id: link it or cancel it.")
+            sendable = [(pk, upstream_id) for pk, upstream_id in rows if upstream_id is not None]
+            if not sendable:
+                continue
+            pks = [pk for pk, _ in sendable]
             try:
                 report.upstream_calls += 1
-                answers = client.status([upstream_id for _, upstream_id in rows])
+                answers = client.status([upstream_id for _, upstream_id in sendable])
+                report.add(_apply(pks, answers, now))
             except UpstreamError as exc:
                 _release(pks, now)
                 report.failures.append(f"{provider.name}: {exc.message}")
                 logger.warning("polling %s failed: %s", provider.name, exc.message)
                 return report
-            report.add(_apply(pks, answers, now))
+            except Exception:
+                # Whatever went wrong with this chunk must not wedge the others (or other providers).
+                _release(pks, now)
+                report.failures.append(f"{provider.name}: an error while applying statuses (see the log)")
+                logger.exception("polling %s: applying a chunk failed", provider.name)
+                return report
     finally:
-        cache.delete(slot)
+        slot.free()
 
 
 def poll_statuses(*, everything: bool = False) -> PollReport:

@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -132,9 +132,12 @@ def _claim_for_sending(order_id: int) -> bool:
     return claimed == 1
 
 
-def _from_sending(order_id: int, **changes: object) -> bool:
+def _from_sending(order: Order, **changes: object) -> bool:
+    """Record the outcome of this worker's attempt: `attempts` tells it from a later attempt by another worker
+    after an operator's resend."""
     changes.setdefault("submission_changed_at", timezone.now())
-    return Order.objects.filter(pk=order_id, submission=Submission.SENDING).update(**changes) == 1
+    mine = Order.objects.filter(pk=order.pk, submission=Submission.SENDING, attempts=order.attempts)
+    return mine.update(**changes) == 1
 
 
 def order_forward(*, order_id: int) -> str:
@@ -147,34 +150,52 @@ def order_forward(*, order_id: int) -> str:
     try:
         upstream_id = provider_client(order.provider).add(order.upstream_service_id, **_add_params(order))
     except NotSent as exc:
-        _from_sending(order_id, submission=Submission.QUEUED, next_attempt_at=retry_at, last_error=exc.message)
+        _from_sending(order, submission=Submission.QUEUED, next_attempt_at=retry_at, last_error=exc.message)
         return Submission.QUEUED
     except Ambiguous as exc:
         # It may exist upstream: never resent automatically; an operator resolves it.
-        _from_sending(order_id, submission=Submission.UNKNOWN, last_error=exc.message)
+        _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message)
         logger.error("order %s: ambiguous add, needs an operator: %s", order_id, exc.message)
         return Submission.UNKNOWN
     except Rejected as exc:
         if exc.retryable:
-            _from_sending(order_id, submission=Submission.HELD, next_attempt_at=retry_at, last_error=exc.message)
+            _from_sending(order, submission=Submission.HELD, next_attempt_at=retry_at, last_error=exc.message)
             logger.warning("order %s held: %s", order_id, exc.message)
             return Submission.HELD
-        order_reject(order_id=order_id, message=exc.message)
+        order_reject(order=order, message=exc.message)
         return Submission.REJECTED
+    return _record_sent(order, upstream_id, now)
+
+
+def _record_sent(order: Order, upstream_id: int, now: datetime) -> str:
+    """Keep the upstream id whatever happens next: it is the only proof of what exists upstream."""
+    logger.info("order %s placed upstream as %s", order.pk, upstream_id)
     sent = {"submission": Submission.SENT, "upstream_id": upstream_id, "sent_at": now, "next_poll_at": now,
             "last_error": ""}  # fmt: skip
-    if not _from_sending(order_id, **sent):
-        # The sweeper gave up on it meanwhile (UNKNOWN): we now know it exists exactly once upstream.
-        Order.objects.filter(pk=order_id, submission=Submission.UNKNOWN, upstream_id__isnull=True).update(
-            submission_changed_at=now, **sent
-        )
-    return Submission.SENT
+    try:
+        with transaction.atomic():
+            if _from_sending(order, **sent):
+                return Submission.SENT
+            # The sweeper gave up on this attempt meanwhile (UNKNOWN): now we know it exists upstream, once.
+            late = Order.objects.filter(
+                pk=order.pk, submission=Submission.UNKNOWN, upstream_id__isnull=True, attempts=order.attempts
+            ).exclude(status__in=Order.FINAL)
+            if late.update(submission_changed_at=now, **sent):
+                return Submission.SENT
+    except IntegrityError:
+        pass  # another order already holds this upstream id
+    message = f"Placed upstream as order {upstream_id}, but that could not be recorded here: check it."
+    Order.objects.filter(pk=order.pk).exclude(submission=Submission.SENT).update(
+        submission=Submission.UNKNOWN, submission_changed_at=now, last_error=message
+    )
+    logger.error("order %s: %s", order.pk, message)
+    return Submission.UNKNOWN
 
 
 @transaction.atomic
-def order_reject(*, order_id: int, message: str) -> None:
+def order_reject(*, order: Order, message: str) -> None:
     """The provider refused for good: Canceled with a full refund, in one transaction."""
-    changed = Order.objects.filter(pk=order_id, submission=Submission.SENDING).update(
+    changed = Order.objects.filter(pk=order.pk, submission=Submission.SENDING, attempts=order.attempts).update(
         submission=Submission.REJECTED,
         submission_changed_at=timezone.now(),
         status=Status.CANCELED,
@@ -184,7 +205,6 @@ def order_reject(*, order_id: int, message: str) -> None:
         remains=F("quantity"),
     )
     if changed:
-        order = Order.objects.select_related("user").get(pk=order_id)
         refund_issue(order=order, amount=order.charge, note="Refused upstream")
 
 

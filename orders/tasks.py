@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from orders.followups import cancels_forward, refills_forward, refills_poll
+from orders.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
 from orders.polling import poll_statuses
 from orders.services import forward_due, order_forward, orders_sweep
 
@@ -42,5 +42,6 @@ def sweep_orders() -> None:
     """Make stuck SENDING orders UNKNOWN, and re-enqueue queued orders whose message was lost (after commit,
     a crash before publishing loses it) or whose HELD backoff is over."""
     orders_sweep()
+    followups_sweep()
     for order_id in forward_due(settle=timedelta(minutes=1)):
         forward_order.delay(order_id)

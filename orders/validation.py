@@ -71,6 +71,8 @@ FIELD_LABELS = {
     "groups": "the groups, one per line",
 }
 _DIGITS = re.compile(r"\d{1,12}")
+MAX_RUNS = 1000
+MAX_INTERVAL = 60 * 24 * 30  # minutes
 
 
 def _lines(text: str) -> list[str]:
@@ -129,6 +131,8 @@ def order_spec(service: Service, params: Mapping[str, str]) -> OrderSpec:
             fields[name] = params[name].strip()
     if service.type == "Web Traffic":
         _web_traffic(fields)
+    if "answer_number" in fields and _whole(fields["answer_number"]) is None:
+        raise OrderError("The answer number must be a whole number.")
 
     # Some clients send runs=undefined: anything but a number is no drip-feed.
     runs = _whole(params.get("runs"))
@@ -139,6 +143,8 @@ def order_spec(service: Service, params: Mapping[str, str]) -> OrderSpec:
             raise OrderError(DRIPFEED_DISABLED)
         if not interval:
             raise OrderError("Enter the interval between runs, in minutes.")
+        if runs > MAX_RUNS or interval > MAX_INTERVAL:
+            raise OrderError(f"At most {MAX_RUNS} runs, at most {MAX_INTERVAL} minutes apart.")
 
     if rule.package:
         return OrderSpec(link=link, quantity=1, fields=fields, package=True)

@@ -117,3 +117,16 @@ def test_it_records_a_cancel_the_provider_refuses(alice, services, simulator):
     simulator.script_reply(f'[{{"order": {order.upstream_id}, "cancel": {{"error": "Cancel is disabled"}}}}]')
     assert cancels_forward().refused == 1
     assert CancelRequest.objects.get().last_error == "Cancel is disabled"
+
+
+def test_overlapping_runs_send_a_refill_once_and_a_dead_run_is_swept(alice, completed, simulator, settings):
+    from datetime import timedelta as td
+
+    from orders.followups import _claim_queued, followups_sweep
+
+    refill = refill_request(user=alice, order_id=completed.pk)
+    assert len(_claim_queued(Refill)) == 1  # a run that dies right after claiming
+    assert refills_forward().sent == 0 and simulator.calls_for("refill") == []
+    Refill.objects.filter(pk=refill.pk).update(updated_at=timezone.now() - td(seconds=settings.ORDER_SENDING_LIMIT + 1))
+    assert followups_sweep() == 1
+    assert refills_forward().sent == 1 and len(simulator.calls_for("refill")) == 1

@@ -133,3 +133,14 @@ def test_two_workers_forwarding_one_order_send_it_once(services, simulator):
         thread.join()
     assert sorted(outcomes) == [""] * 7 + ["sent"]
     assert len(simulator.calls_for("add")) == 1
+
+
+def test_it_keeps_the_upstream_id_in_view_when_it_cannot_be_recorded(alice, services, simulator):
+    first = order_place(user=alice, service_id=services[1].pk, params={"link": LINK, "quantity": "1000"})
+    order_forward(order_id=first.pk)
+    taken = Order.objects.get(pk=first.pk).upstream_id
+    second = order_place(user=alice, service_id=services[1].pk, params={"link": LINK, "quantity": "1000"})
+    simulator.script_reply(f'{{"order": {taken}}}')  # a provider reusing an id we already hold
+    assert order_forward(order_id=second.pk) == "unknown"
+    unknown = _fresh(second)
+    assert unknown.submission == "unknown" and f"Placed upstream as order {taken}" in unknown.last_error

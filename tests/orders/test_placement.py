@@ -161,3 +161,17 @@ def test_concurrent_orders_take_exactly_what_the_balance_covers(services):
     assert _balance(charlie) == 0 and Order.objects.filter(user=charlie).count() == 7
     assert LedgerEntry.objects.filter(kind="charge").count() == 7
     assert list(ledger_mismatches()) == []
+
+
+@pytest.mark.parametrize(
+    ("upstream_id", "params", "message"),
+    [
+        (2, {"link": LINK, "quantity": "100", "runs": "999999999999", "interval": "5"}, "At most 1000 runs"),
+        (2, {"link": LINK, "quantity": "100", "runs": "2", "interval": "999999999"}, "At most 1000 runs"),
+        (16, {"link": LINK, "quantity": "100", "answer_number": "two"}, "The answer number must be a whole number."),
+    ],
+)
+def test_it_refuses_numbers_out_of_range_without_a_server_error(alice, services, upstream_id, params, message):
+    with pytest.raises(OrderError, match=message):
+        order_place(user=alice, service_id=services[upstream_id].pk, params=params)
+    assert not Order.objects.exists()

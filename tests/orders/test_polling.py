@@ -13,7 +13,8 @@ from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit
 from orders.models import Order
 from orders.polling import next_poll_delay, poll_statuses
-from orders.services import order_forward, order_place
+from orders.services import order_finish, order_forward, order_place
+from upstream.protocol import OrderState, OrderStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +169,58 @@ def test_overlapping_pollers_refund_each_order_once(services, simulator):
     assert Wallet.objects.get(user=dave).balance == Decimal(1000)
     assert all(order.status == "Canceled" for order in Order.objects.filter(pk__in=[o.pk for o in orders]))
     assert list(ledger_mismatches()) == []
+
+
+def test_it_leaves_alone_an_order_an_operator_finished_while_it_was_polled(alice, services, simulator):
+    from orders.polling import _apply, _claim
+
+    simulator.force_outcome = "Canceled"
+    (order,) = _place_and_send(alice, services[1], 1)
+    _finish_upstream(simulator)
+    now = timezone.now()
+    claimed = _claim(order.provider, after_pk=0, everything=True, cycle_start=now, now=now)
+    order_finish(order_id=order.pk, status="Completed")  # the operator, while the status call is in flight
+    upstream_id = claimed[0][1]
+    _apply([order.pk], {upstream_id: OrderStatus(state=OrderState.CANCELED, raw_status="Canceled", remains=1000)}, now)
+    assert Order.objects.get(pk=order.pk).status == "Completed"
+    assert not LedgerEntry.objects.filter(order=order, kind="refund").exists()
+
+
+@pytest.mark.parametrize(
+    ("upstream_id", "params", "reply_remains"),
+    [(1, {"link": LINK, "quantity": "1000"}, ""), (5, {"link": LINK}, "1")],
+)
+def test_it_keeps_a_partial_open_until_its_refund_can_be_computed(
+    alice, services, simulator, upstream_id, params, reply_remains
+):
+    order = order_place(user=alice, service_id=services[upstream_id].pk, params=params)
+    order_forward(order_id=order.pk)
+    sent = Order.objects.get(pk=order.pk)
+    simulator.script_reply(f'{{"{sent.upstream_id}": {{"status": "Partial", "remains": "{reply_remains}"}}}}')
+    poll_statuses(everything=True)
+    still = Order.objects.get(pk=order.pk)
+    assert still.status == "Pending" and "Partial without a usable remains count" in still.last_error
+    assert not LedgerEntry.objects.filter(order=order, kind="refund").exists()
+    order_finish(order_id=order.pk, status="Partial", remains=still.quantity)
+    assert LedgerEntry.objects.get(order=order, kind="refund").amount == order.charge
+
+
+def test_it_drops_absurd_numbers_instead_of_failing_the_chunk(alice, services, simulator):
+    first, second = _place_and_send(alice, services[1], 2)
+    ids = [Order.objects.get(pk=o.pk).upstream_id for o in (first, second)]
+    simulator.script_reply(
+        f'{{"{ids[0]}": {{"status": "In progress", "start_count": "1e25", "charge": "1e20", "remains": "5"}},'
+        f' "{ids[1]}": {{"status": "Completed", "start_count": "10", "remains": "0"}}}}'
+    )
+    report = poll_statuses(everything=True)
+    assert report.failures == []
+    assert Order.objects.get(pk=first.pk).status == "In progress" and Order.objects.get(pk=first.pk).start_count is None
+    assert Order.objects.get(pk=second.pk).status == "Completed"
+
+
+def test_a_sent_order_without_an_upstream_id_does_not_stop_the_cycle(alice, services, simulator):
+    orders = _place_and_send(alice, services[1], 3)
+    Order.objects.filter(pk=orders[0].pk).update(upstream_id=None)
+    report = poll_statuses(everything=True)
+    assert report.polled == 2
+    assert "without an upstream id" in Order.objects.get(pk=orders[0].pk).last_error

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from orders.followups import cancels_forward, refills_forward, refills_poll
+from orders.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
 from orders.polling import poll_statuses
 from orders.services import forward_due, order_forward, orders_sweep
 
@@ -19,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         everything = options["all"]
         unknown = orders_sweep()
+        followups_sweep()
         outcomes: dict[str, int] = {}
         for order_id in forward_due():
             outcome = order_forward(order_id=order_id)
