@@ -1,14 +1,18 @@
 import secrets
 import time
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import user_ensure
+from billing.models import LedgerEntry
+from billing.services import wallet_credit
 from catalog.models import Provider
 from catalog.services import ProviderError, catalog_sync, provider_check
 
 DEMO_PROVIDER = "Demo provider"
+DEMO_FUNDS = Decimal(100)
 
 
 class Command(BaseCommand):
@@ -39,7 +43,9 @@ class Command(BaseCommand):
 
         admin_password, customer_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         user_ensure(username="admin", email="admin@example.com", password=admin_password, superuser=True)
-        user_ensure(username="demo", email="demo@example.com", password=customer_password)
+        customer = user_ensure(username="demo", email="demo@example.com", password=customer_password)
+        if not LedgerEntry.objects.filter(wallet__user=customer).exists():
+            wallet_credit(user=customer, amount=DEMO_FUNDS, note="Demo funds")
 
         panel = options["panel_url"].rstrip("/")
         self.stdout.write(
@@ -47,7 +53,7 @@ class Command(BaseCommand):
                 f"\nDemo ready: {provider.name} at {provider.api_url}: {result.summary()}\n\n"
                 f"  Admin:          {panel}/admin/\n"
                 f"                  user admin  password {admin_password}\n"
-                f"  Demo customer:  user demo   password {customer_password}\n"
+                f"  Demo customer:  user demo   password {customer_password}  (with {DEMO_FUNDS} to spend)\n"
             )
         )
 
