@@ -7,8 +7,8 @@ wallet row first, so concurrent movements on one wallet happen one after another
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, F, QuerySet, Sum, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -163,12 +163,14 @@ def refunds_issue(*, refunds: "list[tuple[Order, Decimal]]", note: str = "") -> 
     return created
 
 
-def ledger_mismatches() -> "QuerySet[Wallet]":
-    """Wallets whose balance differs from the sum of their entries (annotated with `total`)."""
+def ledger_mismatches() -> list[Wallet]:
+    """Wallets whose balance differs from the sum of their entries (each annotated with that `total`)."""
     zero = Value(Decimal(0), output_field=DecimalField())
-    return (
-        Wallet.objects.select_related("user")
-        .annotate(total=Coalesce(Sum("entries__amount"), zero))
-        .exclude(balance=F("total"))
-        .order_by("pk")
+    wallets = (
+        Wallet.objects.select_related("user").annotate(total=Coalesce(Sum("entries__amount"), zero)).order_by("pk")
     )
+    if connection.vendor == "postgresql":
+        # Exact numeric arithmetic: the database compares.
+        return list(wallets.exclude(balance=F("total")))
+    # SQLite sums decimals as floats: compare here, at the ledger's precision.
+    return [w for w in wallets if w.balance != Decimal(w.total).quantize(AMOUNT_QUANTUM)]
