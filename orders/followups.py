@@ -2,6 +2,7 @@
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from catalog.clients import provider_client
 from catalog.models import Provider
 from orders.models import CancelRequest, Order, Refill
 from orders.validation import OrderError
-from upstream.client import BATCH_LIMIT, UpstreamError
+from upstream.client import BATCH_LIMIT, ApiClient, UpstreamError
 from upstream.protocol import ItemError, RefillState, RefillStatus
 
 logger = logging.getLogger(__name__)
@@ -128,31 +129,43 @@ def _claim_queued(model: type[Refill] | type[CancelRequest]) -> list[tuple[int, 
     return rows
 
 
-def refills_forward() -> FollowupReport:
-    """Send queued refills upstream, 100 orders per call per provider."""
-    report = FollowupReport()
-    for provider_id, rows in _by_provider(_claim_queued(Refill)).items():
+def _send_claimed(
+    model: type[Refill] | type[CancelRequest],
+    report: FollowupReport,
+    ask: Callable[[ApiClient, list[int]], Mapping[int, object]],
+    settle: Callable[[int, int, int | None, object], None],
+) -> None:
+    """Send this run's claimed requests, 100 orders per call per provider; `settle` records each answer."""
+    for provider_id, rows in _by_provider(_claim_queued(model)).items():
         client = provider_client(Provider.objects.get(pk=provider_id))
         for start in range(0, len(rows), BATCH_LIMIT):
             chunk = rows[start : start + BATCH_LIMIT]
             report.upstream_calls += 1
             try:
-                answers = client.refill([upstream_id for _, upstream_id in chunk if upstream_id is not None])
+                answers = ask(client, [upstream_id for _, upstream_id in chunk if upstream_id is not None])
             except UpstreamError as exc:
-                # Safe to ask again later: a repeated refill request is refused or harmless upstream.
-                Refill.objects.filter(pk__in=[pk for pk, _ in rows[start:]], status="sending").update(status="queued")
+                # Safe to ask again later: a repeated refill or cancel request is refused or harmless upstream.
+                model.objects.filter(pk__in=[pk for pk, _ in rows[start:]], status="sending").update(status="queued")
                 report.failures.append(exc.message)
                 break
-            now = timezone.now()
             for pk, upstream_id in chunk:
-                answer = answers.get(upstream_id or 0, ItemError("no answer"))
-                mine = Refill.objects.filter(pk=pk, status=Refill.Status.SENDING)
-                if isinstance(answer, ItemError):
-                    report.refused += mine.update(status=Refill.Status.REJECTED, last_error=answer.message)
-                else:
-                    report.sent += mine.update(
-                        status=Refill.Status.SENT, upstream_id=answer, next_poll_at=now + REFILL_POLL_DELAY
-                    )
+                settle(pk, provider_id, upstream_id, answers.get(upstream_id or 0, ItemError("no answer")))
+
+
+def refills_forward() -> FollowupReport:
+    """Send queued refills upstream; each accepted one gets its upstream refill id, to be polled."""
+    report = FollowupReport()
+
+    def settle(pk: int, provider_id: int, upstream_id: int | None, answer: object) -> None:
+        mine = Refill.objects.filter(pk=pk, status=Refill.Status.SENDING)
+        if isinstance(answer, int):
+            next_poll_at = timezone.now() + REFILL_POLL_DELAY
+            report.sent += mine.update(status=Refill.Status.SENT, upstream_id=answer, next_poll_at=next_poll_at)
+        else:
+            message = answer.message if isinstance(answer, ItemError) else "unreadable answer"
+            report.refused += mine.update(status=Refill.Status.REJECTED, last_error=message)
+
+    _send_claimed(Refill, report, lambda client, ids: client.refill(ids), settle)
     return report
 
 
@@ -199,31 +212,19 @@ def refills_poll(*, everything: bool = False) -> FollowupReport:
 
 
 def cancels_forward() -> FollowupReport:
-    """Send queued cancel requests upstream in batches of 100; accepted ones are polled soon after."""
+    """Send queued cancel requests upstream; accepted ones are polled soon after (the refund follows)."""
     report = FollowupReport()
-    for provider_id, rows in _by_provider(_claim_queued(CancelRequest)).items():
-        client = provider_client(Provider.objects.get(pk=provider_id))
-        for start in range(0, len(rows), BATCH_LIMIT):
-            chunk = rows[start : start + BATCH_LIMIT]
-            report.upstream_calls += 1
-            try:
-                answers = client.cancel([upstream_id for _, upstream_id in chunk if upstream_id is not None])
-            except UpstreamError as exc:
-                CancelRequest.objects.filter(pk__in=[pk for pk, _ in rows[start:]], status="sending").update(
-                    status="queued"
-                )
-                report.failures.append(exc.message)
-                break
-            now = timezone.now()
-            for pk, upstream_id in chunk:
-                answer = answers.get(upstream_id or 0, ItemError("no answer"))
-                mine = CancelRequest.objects.filter(pk=pk, status=CancelRequest.Status.SENDING)
-                if answer is True:
-                    report.accepted += mine.update(status=CancelRequest.Status.ACCEPTED, last_error="")
-                    Order.objects.filter(provider_id=provider_id, upstream_id=upstream_id).update(next_poll_at=now)
-                else:
-                    message = answer.message if isinstance(answer, ItemError) else "refused"
-                    report.refused += mine.update(status=CancelRequest.Status.REFUSED, last_error=message)
+
+    def settle(pk: int, provider_id: int, upstream_id: int | None, answer: object) -> None:
+        mine = CancelRequest.objects.filter(pk=pk, status=CancelRequest.Status.SENDING)
+        if answer is True:
+            report.accepted += mine.update(status=CancelRequest.Status.ACCEPTED, last_error="")
+            Order.objects.filter(provider_id=provider_id, upstream_id=upstream_id).update(next_poll_at=timezone.now())
+        else:
+            message = answer.message if isinstance(answer, ItemError) else "refused"
+            report.refused += mine.update(status=CancelRequest.Status.REFUSED, last_error=message)
+
+    _send_claimed(CancelRequest, report, lambda client, ids: client.cancel(ids), settle)
     return report
 
 

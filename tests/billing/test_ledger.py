@@ -1,10 +1,9 @@
 """Wallets and the ledger on real Postgres: every movement recorded once, no balance ever below zero."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from billing.models import LedgerEntry, Wallet
 from billing.services import (
@@ -16,6 +15,7 @@ from billing.services import (
     wallet_credit,
     wallet_debit,
 )
+from tests.concurrency import run_together, start_in_thread
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,22 +73,15 @@ def test_it_names_a_wallet_that_disagrees_with_its_ledger(alice):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_debits_never_overdraw(alice):
     wallet_credit(user=alice, amount=Decimal(10))
-    results: list[str] = []
 
-    def debit() -> None:
+    def debit() -> str:
         try:
             wallet_debit(user=alice, amount=Decimal(1))
-            results.append("ok")
+            return "ok"
         except InsufficientFunds:
-            results.append("refused")
-        finally:
-            connection.close()
+            return "refused"
 
-    threads = [threading.Thread(target=debit) for _ in range(25)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(debit, 25)
     assert results.count("ok") == 10 and results.count("refused") == 15
     assert Wallet.objects.get(user=alice).balance == 0
     assert list(ledger_mismatches()) == []
@@ -106,12 +99,12 @@ def test_a_batch_refund_racing_another_refund_still_refunds_each_order_once(alic
     with transaction.atomic():
         # Another worker's refund of `first`, not committed yet when the batch looks.
         refund_issue(order=first, amount=first.charge)
-        thread = threading.Thread(
-            target=lambda: (refunds_issue(refunds=[(first, first.charge), (second, second.charge)]), connection.close())
+        thread, errors = start_in_thread(
+            lambda: refunds_issue(refunds=[(first, first.charge), (second, second.charge)])
         )
-        thread.start()
         thread.join(0.5)
     thread.join(10)
+    assert errors == []
     assert LedgerEntry.objects.filter(kind="refund", order=first).count() == 1
     assert LedgerEntry.objects.filter(kind="refund", order=second).count() == 1
     assert Wallet.objects.get(user=alice).balance == Decimal(10)

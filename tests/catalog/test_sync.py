@@ -1,6 +1,5 @@
 """Catalog sync against the simulator provider over real HTTP, on Postgres."""
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -9,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Provider, Service
 from catalog.services import catalog_sync
+from tests.concurrency import run_together, start_in_thread
 from upstream.simulator import SimService, Simulator, generated_catalog
 
 pytestmark = pytest.mark.django_db
@@ -186,22 +186,8 @@ def test_it_syncs_a_large_catalog_in_a_handful_of_queries(simulator, provider):
 @pytest.mark.django_db(transaction=True)
 def test_it_serializes_overlapping_syncs_of_one_provider(simulator, provider):
     simulator.catalog = generated_catalog(300)
-    outcomes, errors = [], []
-
-    def sync() -> None:
-        try:
-            outcomes.append(catalog_sync(provider=Provider.objects.get(pk=provider.pk)).ok)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sync) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == [] and outcomes == [True, True, True]
+    results = run_together(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)).ok, 3)
+    assert results == [True, True, True]
     assert Service.objects.filter(provider=provider).count() == 300
 
 
@@ -236,22 +222,6 @@ def test_it_disables_a_service_whose_price_would_not_fit_instead_of_failing_the_
     assert not gold.is_active and gold.rate == 0 and gold.disabled_reason == Service.DisabledReason.NO_PRICE
 
 
-def _in_thread(target) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_it_never_overwrites_an_admin_edit_committed_during_a_sync(simulator, provider):
     catalog_sync(provider=provider)
@@ -259,7 +229,7 @@ def test_it_never_overwrites_an_admin_edit_committed_during_a_sync(simulator, pr
     with transaction.atomic():
         # An admin's save holds the row; the sync must wait for it and then build on what it wrote.
         service = Service.objects.select_for_update().get(upstream_id=1)
-        thread, errors = _in_thread(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)))
+        thread, errors = start_in_thread(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)))
         thread.join(0.5)
         assert thread.is_alive(), "the sync did not wait for the admin's row lock"
         service.name, service.fixed_rate, service.rate = "Followers (ours)", Decimal(9), Decimal(9)
@@ -275,7 +245,7 @@ def test_it_never_overwrites_an_admin_edit_committed_during_a_sync(simulator, pr
 def test_it_shares_a_category_that_another_provider_creates_at_the_same_time(simulator, provider):
     with transaction.atomic():
         Category.objects.create(name="📸 Instagram", source_name="📸 Instagram")
-        thread, errors = _in_thread(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)))
+        thread, errors = start_in_thread(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)))
         thread.join(0.5)
     thread.join(30)
     assert errors == []

@@ -1,17 +1,16 @@
 """Forwarding orders upstream exactly once, against the simulator over real HTTP."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches
 from orders.models import Order
 from orders.services import forward_due, order_forward, order_place, orders_sweep
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -120,17 +119,7 @@ def test_two_workers_forwarding_one_order_send_it_once(services, simulator):
     bob = UserFactory.create(username="bob")
     wallet_credit(user=bob, amount=Decimal(10))
     order = order_place(user=bob, service_id=services[1].pk, params={"link": LINK, "quantity": "1000"})
-    outcomes: list[str] = []
-
-    def forward() -> None:
-        outcomes.append(order_forward(order_id=order.pk))
-        connection.close()
-
-    threads = [threading.Thread(target=forward) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(lambda: order_forward(order_id=order.pk), 8)
     assert sorted(outcomes) == [""] * 7 + ["sent"]
     assert len(simulator.calls_for("add")) == 1
 

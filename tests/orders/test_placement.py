@@ -1,11 +1,9 @@
 """Placing an order: validation by service type with the protocol's exact messages, price, debit, and no money
 moved when anything is wrong."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit
@@ -14,6 +12,7 @@ from orders.models import Order
 from orders.services import order_place
 from orders.validation import OrderError
 from panel.errors import ApplicationError
+from tests.concurrency import run_together
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,22 +139,15 @@ def test_it_refuses_a_second_active_order_for_the_same_link_where_the_service_sa
 def test_concurrent_orders_take_exactly_what_the_balance_covers(services):
     charlie = UserFactory.create(username="charlie")
     wallet_credit(user=charlie, amount=Decimal("9.45000"))  # 7 orders of 1.35000
-    outcomes: list[str] = []
 
-    def place() -> None:
+    def place() -> str:
         try:
             order_place(user=charlie, service_id=services[1].pk, params={"link": LINK, "quantity": "1000"})
-            outcomes.append("placed")
+            return "placed"
         except ApplicationError as exc:
-            outcomes.append(exc.message)
-        finally:
-            connection.close()
+            return exc.message
 
-    threads = [threading.Thread(target=place) for _ in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(place, 24)
     assert outcomes.count("placed") == 7
     assert outcomes.count("Not enough funds on balance") == 17
     assert _balance(charlie) == 0 and Order.objects.filter(user=charlie).count() == 7

@@ -1,6 +1,5 @@
 """Batched status polling against the simulator: chunks, claims, refunds exactly once."""
 
-import threading
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
@@ -14,6 +13,7 @@ from billing.services import ledger_mismatches, wallet_credit
 from orders.models import Order
 from orders.polling import next_poll_delay, poll_statuses
 from orders.services import order_finish, order_forward, order_place
+from tests.concurrency import run_together
 from upstream.protocol import OrderState, OrderStatus
 
 pytestmark = pytest.mark.django_db
@@ -153,17 +153,7 @@ def test_overlapping_pollers_refund_each_order_once(services, simulator):
     orders = _place_and_send(dave, services[3], 120, quantity="1000")
     _finish_upstream(simulator)
     simulator.faults.latency = 0.05
-    reports = []
-
-    def poll() -> None:
-        reports.append(poll_statuses(everything=True))
-        connection.close()
-
-    threads = [threading.Thread(target=poll) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    reports = run_together(lambda: poll_statuses(everything=True), 4)
     assert sum(report.refunds for report in reports) == 120
     assert LedgerEntry.objects.filter(kind="refund").count() == 120
     assert Wallet.objects.get(user=dave).balance == Decimal(1000)
