@@ -15,6 +15,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def eager(settings):
+    # The fan-out's per-provider tasks run here, inside the test's transaction, so their effect can be seen;
+    # tests/orders/test_worker.py covers a real worker on the real broker.
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
