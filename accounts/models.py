@@ -18,3 +18,18 @@ class User(AbstractUser):
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
         help_text="Taken off every order's price, never below our cost.",
     )
+
+
+class ApiKey(models.Model):
+    """A customer's API key: only a prefix (to find it) and a SHA-256 of the secret are stored."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="api_key")
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from catalog.models import Category, Provider, Service
 from catalog.pricing import service_price
+from catalog.selectors import catalog_changed
 from catalog.services import (
     ADMIN_FIELDS,
     ProviderError,
@@ -121,6 +122,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
 
     def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        catalog_changed()
         if change and {"exchange_rate", "markup_percent"} & set(form.changed_data):
             _report_disabled(request, services_reprice(services=Service.objects.filter(provider=obj)))
 
@@ -161,6 +163,7 @@ class CategoryAdmin(admin.ModelAdmin[Category]):
 
     def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        catalog_changed()
         if "markup_percent" in form.changed_data:
             _report_disabled(request, services_reprice(services=Service.objects.filter(category=obj)))
 

@@ -44,3 +44,8 @@ def service_price(service: "Service") -> Price:
         return Price(rate=service.fixed_rate, cost=rate_up(cost), markup_percent=None)
     markup = effective_markup(service)
     return Price(rate=rate_up(cost * percent_factor(markup)), cost=rate_up(cost), markup_percent=markup)
+
+
+def discounted_rate(*, rate: Decimal, cost: Decimal, discount_percent: Decimal) -> Decimal:
+    """A customer's rate per 1000: the service's rate less their discount, never below cost."""
+    return max(rate_up(rate * percent_factor(-discount_percent)), rate_up(cost))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from catalog.clients import provider_client
 from catalog.models import Category, Provider, Service
 from catalog.pricing import service_price
+from catalog.selectors import catalog_changed
 from panel.db import bulk_update_rows
 from panel.errors import ApplicationError
 from panel.money import rate_up
@@ -165,6 +166,7 @@ def services_reprice(*, services: "QuerySet[Service]") -> list[Service]:
             if was_active and not service.is_active:
                 disabled.append(service)
     bulk_update_rows(changed, PRICE_FIELDS)
+    transaction.on_commit(catalog_changed)
     return disabled
 
 
@@ -177,6 +179,7 @@ def service_save(*, service: Service, fields: Iterable[str]) -> Service:
         setattr(current, name, getattr(service, name))
     apply_price(current)
     current.save(update_fields=[*edited, *PRICE_FIELDS])
+    transaction.on_commit(catalog_changed)
     return current
 
 
@@ -199,13 +202,16 @@ def services_enable(*, services: "QuerySet[Service]") -> tuple[int, list[Service
         service.updated_at = now
         enabled.append(service)
     bulk_update_rows(enabled, PRICE_FIELDS)
+    transaction.on_commit(catalog_changed)
     return len(enabled), refused
 
 
 def services_disable(*, services: "QuerySet[Service]") -> int:
-    return services.filter(is_active=True).update(
+    disabled = services.filter(is_active=True).update(
         is_active=False, disabled_reason=Reason.NONE, updated_at=timezone.now()
     )
+    catalog_changed()
+    return disabled
 
 
 @dataclass
@@ -388,5 +394,6 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         Provider.objects.filter(pk=provider.pk).update(
             last_sync_at=now, last_sync_ok=True, last_sync_message=result.summary()
         )
+    catalog_changed()
     logger.info("catalog sync of %s: %s", provider.name, result.summary())
     return result

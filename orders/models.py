@@ -164,3 +164,19 @@ class CancelRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Cancel request {self.pk} of order {self.order_id}"
+
+
+class IdempotencyKey(models.Model):
+    """An API `add` made with our `idempotency_key` extension: a repeat returns this order, creates nothing."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request's parameters.")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,5 +1,7 @@
 """Placing orders and forwarding them upstream exactly once."""
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -15,10 +17,10 @@ from billing.models import LedgerEntry, Wallet
 from billing.services import refund_issue, wallet_debit, wallet_for
 from catalog.clients import provider_client
 from catalog.models import Service
-from catalog.pricing import service_price
-from orders.models import Order
+from catalog.pricing import discounted_rate, service_price
+from orders.models import IdempotencyKey, Order
 from orders.validation import OrderError, OrderSpec, order_spec
-from panel.money import charge_amount, percent_factor, rate_up
+from panel.money import charge_amount
 from upstream.client import Ambiguous, NotSent, Rejected
 
 logger = logging.getLogger(__name__)
@@ -37,9 +39,7 @@ _CUSTOMER_REASONS = {
 
 def customer_price(*, service: Service, user: User) -> Decimal:
     """The rate per 1000 this customer pays: the service's rate less their discount, never below cost."""
-    price = service_price(service)
-    discounted = rate_up(service.rate * percent_factor(-user.discount_percent))
-    return max(discounted, price.cost)
+    return discounted_rate(rate=service.rate, cost=service_price(service).cost, discount_percent=user.discount_percent)
 
 
 def _units(spec: OrderSpec) -> Decimal:
@@ -302,3 +302,41 @@ def order_finish(*, order_id: int, status: str, remains: int | None = None, reas
     if amount:
         refund_issue(order=order, amount=amount, note=f"Marked {status} by an operator")
     return order
+
+
+IDEMPOTENCY_REUSED = "Idempotency key reused with different parameters"
+
+
+def _fingerprint(service_id: object, params: Mapping[str, str]) -> str:
+    canonical = json.dumps({"service": str(service_id), **dict(params)}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _placed_with_key(user: User, key: str, fingerprint: str) -> Order | None:
+    earlier = IdempotencyKey.objects.select_related("order").filter(user=user, key=key).first()
+    if earlier is None:
+        return None
+    if earlier.fingerprint != fingerprint:
+        raise OrderError(IDEMPOTENCY_REUSED)
+    return earlier.order
+
+
+def order_place_once(*, user: User, service_id: object, params: Mapping[str, str], key: str) -> Order:
+    """order_place, at most once per idempotency key: a repeat with the same parameters returns the first order."""
+    if not 0 < len(key) <= 64:
+        raise OrderError("The idempotency key must be 1 to 64 characters.")
+    fingerprint = _fingerprint(service_id, params)
+    earlier = _placed_with_key(user, key, fingerprint)
+    if earlier is not None:
+        return earlier
+    try:
+        with transaction.atomic():
+            order = order_place(user=user, service_id=service_id, params=params)
+            IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint, order=order)
+            return order
+    except IntegrityError:
+        # The same key raced in from a parallel request, whose order stands; this one was rolled back whole.
+        earlier = _placed_with_key(user, key, fingerprint)
+        if earlier is None:
+            raise
+        return earlier

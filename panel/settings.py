@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "catalog",
     "billing",
     "orders",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,10 @@ POLL_CONCURRENCY_PER_PROVIDER = env.int("POLL_CONCURRENCY_PER_PROVIDER", default
 POLL_CLAIM_SECONDS = env.int("POLL_CLAIM_SECONDS", default=300)
 # Orders that vanished at the provider are flagged for an operator after this many polls.
 POLL_MISSES_ALERT = env.int("POLL_MISSES_ALERT", default=3)
+
+# Our API v2: at most API_RATE_LIMIT requests per key in any API_RATE_WINDOW seconds (bursts welcome within).
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=200)
+API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=10)
 
 CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=360)
 PROVIDER_BALANCE_MINUTES = env.int("PROVIDER_BALANCE_MINUTES", default=15)

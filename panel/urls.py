@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from api.views import api_v2
+
 admin.site.site_header = "SMM panel administration"
 admin.site.site_title = "SMM panel"
 # The catalog lists are wide (prices, margin, editable columns): give them the whole page.
@@ -9,5 +11,7 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v2", api_v2, name="api-v2"),
+    path("api/v2/", api_v2),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -1,0 +1,95 @@
+"""Reading requests as real API v2 clients send them, and writing answers in the protocol's exact shapes."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from orders.models import Order, Refill
+from panel.errors import ApplicationError
+from panel.money import AMOUNT_QUANTUM, RATE_QUANTUM
+
+INVALID_KEY = "Invalid API key"
+INCORRECT_REQUEST = "Incorrect request"
+INCORRECT_ORDER = "Incorrect order ID"
+REFILL_NOT_FOUND = "Refill not found"
+TOO_MANY_IDS = "Too many ids"
+TOO_MANY_REQUESTS = "Too many requests"
+BATCH_LIMIT = 100
+
+
+class ApiError(ApplicationError):
+    """An answer `{"error": message}` for the whole request."""
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str | int | Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return ",".join(text for item in value if (text := _text(item)) is not None)
+    return None
+
+
+def request_params(request: HttpRequest) -> dict[str, str]:
+    """The parameters of a GET query string, a form or multipart POST, or a JSON object body (all merged)."""
+    params = {key: str(value) for key, value in request.GET.items()}
+    if request.method != "POST":
+        return params
+    if request.content_type == "application/json" or (request.body[:1] == b"{" and not request.POST):
+        try:
+            body = json.loads(request.body or b"{}", parse_float=Decimal)
+        except ValueError:
+            raise ApiError(INCORRECT_REQUEST) from None
+        if not isinstance(body, dict):
+            raise ApiError(INCORRECT_REQUEST)
+        params.update({str(key): text for key, value in body.items() if (text := _text(value)) is not None})
+    else:
+        params.update((key, str(value)) for key, value in request.POST.items())
+    return params
+
+
+def parse_ids(text: str) -> list[str]:
+    """The ids of a batch parameter as given (kept as text: answers are keyed by what the client sent)."""
+    ids = [token.strip() for token in text.split(",") if token.strip()]
+    if not ids:
+        raise ApiError(INCORRECT_REQUEST)
+    if len(ids) > BATCH_LIMIT:
+        raise ApiError(TOO_MANY_IDS)
+    return ids
+
+
+def as_id(token: str) -> int | None:
+    return int(token) if token.isdigit() and len(token) <= 18 else None
+
+
+def money(amount: Decimal) -> str:
+    return str(amount.quantize(AMOUNT_QUANTUM))
+
+
+def rate_text(rate: Decimal) -> str:
+    """A rate as panels show it: "0.90", "1.35", "0.01875" (no trailing zeros past the second decimal)."""
+    text = f"{rate.quantize(RATE_QUANTUM).normalize():f}"
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def order_status(order: Order) -> dict[str, Any]:
+    remains = order.quantity if order.remains is None else order.remains
+    return {
+        "charge": money(order.charge),
+        "start_count": str(order.start_count or 0),
+        "status": order.status,
+        "remains": str(remains),
+        "currency": settings.PANEL_CURRENCY,
+    }
+
+
+def refill_status(refill: Refill) -> str:
+    """Our own bookkeeping states (queued, sending, sent) are all "Pending" to the customer."""
+    return refill.status if refill.status in (*Refill.FINAL, Refill.Status.IN_PROGRESS) else "Pending"
