@@ -1,8 +1,15 @@
 from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
 from api.views import api_v2
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers: the process answers (no database, no cache)."""
+    return JsonResponse({"ok": True})
+
 
 admin.site.site_header = "SMM panel administration"
 admin.site.site_title = "SMM panel"
@@ -13,5 +20,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v2", api_v2, name="api-v2"),
     path("api/v2/", api_v2),
+    path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -218,3 +218,8 @@ def test_create_api_key_prints_the_key_on_its_last_line(alice, client, services)
     call_command("create_api_key", "alice", stdout=out)
     new_key = out.getvalue().strip().splitlines()[-1]
     assert call(client, new_key, action="balance") == {"balance": "100.00000", "currency": "USD"}
+
+
+def test_the_health_view_answers_without_touching_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert client.get("/healthz").json() == {"ok": True}
