@@ -223,3 +223,55 @@ def test_create_api_key_prints_the_key_on_its_last_line(alice, client, services)
 def test_the_health_view_answers_without_touching_the_database(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert client.get("/healthz").json() == {"ok": True}
+
+
+@pytest.mark.parametrize("encoding", ["form", "json", "get"])
+@pytest.mark.parametrize(
+    ("action", "extra", "expect"),
+    [
+        ("balance", {}, {"balance": "100.00000", "currency": "USD"}),
+        ("status", {"order": "424242"}, {"error": "Incorrect order ID"}),
+        ("status", {"orders": "424242"}, {"424242": {"error": "Incorrect order ID"}}),
+        ("refill", {"order": "424242"}, {"error": "Incorrect order ID"}),
+        ("refill_status", {"refills": "7"}, [{"refill": 7, "status": {"error": "Refill not found"}}]),
+        ("cancel", {"orders": "424242"}, [{"order": 424242, "cancel": {"error": "Incorrect order ID"}}]),
+    ],
+)
+def test_every_action_answers_the_same_over_every_encoding(client, key, encoding, action, extra, expect):
+    params = {"key": key, "action": action, **extra}
+    if encoding == "form":
+        response = client.post(URL, urlencode(params), content_type="application/x-www-form-urlencoded")
+    elif encoding == "json":
+        response = client.post(URL, json.dumps(params), content_type="application/json")
+    else:
+        response = client.get(URL, params)
+    assert response.json() == expect
+
+
+def test_another_customers_refill_is_not_found(client, key, alice, services, simulator):
+    from orders.followups import refill_request
+    from orders.polling import poll_statuses
+
+    simulator.force_outcome = "Completed"
+    bob = UserFactory.create(username="bob")
+    bob_key = api_key_issue(user=bob)
+    from billing.services import wallet_credit
+
+    wallet_credit(user=bob, amount=Decimal(10))
+    placed = call(client, bob_key, action="add", service=str(services[1].pk), link=LINK, quantity="100")["order"]
+    order_forward(order_id=placed)
+    simulator.clock.advance(3600)
+    poll_statuses(everything=True)
+    refill = refill_request(user=bob, order_id=placed)
+    assert call(client, key, action="refill_status", refill=str(refill.pk)) == {"error": "Refill not found"}
+    assert call(client, key, action="refill", order=str(placed)) == {"error": "Incorrect order ID"}
+
+
+def test_a_price_change_reaches_the_service_list_at_once(client, key, services, django_capture_on_commit_callbacks):
+    from catalog.models import Service
+    from catalog.services import services_set_markup
+
+    assert next(s for s in call(client, key, action="services") if s["service"] == services[1].pk)["rate"] == "1.35"
+    with django_capture_on_commit_callbacks(execute=True):  # the cache is dropped once the change is committed
+        services_set_markup(services=Service.objects.filter(pk=services[1].pk), markup_percent=Decimal(100))
+    assert next(s for s in call(client, key, action="services") if s["service"] == services[1].pk)["rate"] == "1.80"
