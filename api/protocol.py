@@ -65,7 +65,7 @@ def parse_ids(text: str) -> list[str]:
 
 
 def as_id(token: str) -> int | None:
-    return int(token) if token.isdigit() and len(token) <= 18 else None
+    return int(token) if token.isascii() and token.isdigit() and len(token) <= 18 else None
 
 
 def money(amount: Decimal) -> str:

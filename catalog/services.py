@@ -51,7 +51,6 @@ SYNC_FIELDS = [
     "refill",
     "cancel",
     "dripfeed",
-    "description",
     "upstream_extra",
     "missing_upstream",
     "rate",
@@ -276,7 +275,9 @@ def _copy_upstream(service: Service, info: ServiceInfo) -> None:
     service.refill = info.refill
     service.cancel = info.cancel
     service.dripfeed = info.dripfeed
-    service.description = info.description
+    if service.pk is None:
+        # Then it is ours: an admin's text for customers, which later syncs leave alone.
+        service.description = info.description
     service.upstream_extra = _jsonable(info.extra)
 
 

@@ -30,11 +30,10 @@ REFILL_POLL_DELAY = timedelta(minutes=5)
 
 
 def _customer_order(user: User, order_id: object) -> Order:
-    try:
-        pk = int(str(order_id).strip())
-    except ValueError:
-        raise OrderError(INCORRECT_ORDER) from None
-    order = Order.objects.select_related("service").filter(pk=pk, user=user).first()
+    text = str(order_id).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise OrderError(INCORRECT_ORDER)
+    order = Order.objects.select_related("service").filter(pk=int(text), user=user).first()
     if order is None:
         raise OrderError(INCORRECT_ORDER)
     return order

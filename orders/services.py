@@ -19,7 +19,7 @@ from catalog.clients import provider_client
 from catalog.models import Service
 from catalog.pricing import discounted_rate, service_price
 from orders.models import IdempotencyKey, Order
-from orders.validation import OrderError, OrderSpec, order_spec
+from orders.validation import ORDER_PARAMS, OrderError, OrderSpec, order_spec
 from panel.money import charge_amount
 from upstream.client import Ambiguous, NotSent, Rejected
 
@@ -308,7 +308,8 @@ IDEMPOTENCY_REUSED = "Idempotency key reused with different parameters"
 
 
 def _fingerprint(service_id: object, params: Mapping[str, str]) -> str:
-    canonical = json.dumps({"service": str(service_id), **dict(params)}, sort_keys=True)
+    shaping = {name: value for name, value in params.items() if name in ORDER_PARAMS}
+    canonical = json.dumps({"service": str(service_id), **shaping}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -70,6 +70,17 @@ FIELD_LABELS = {
     "answer_number": "the answer number",
     "groups": "the groups, one per line",
 }
+# Every parameter that can shape an order; anything else a client sends is not part of it.
+ORDER_PARAMS = frozenset(
+    {
+        "link",
+        "quantity",
+        "runs",
+        "interval",
+        *WEB_TRAFFIC_OPTIONS,
+        *(name for rule in RULES.values() for name in rule.required),
+    }
+)
 _DIGITS = re.compile(r"\d{1,12}")
 MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30  # minutes

@@ -275,3 +275,15 @@ def test_a_price_change_reaches_the_service_list_at_once(client, key, services, 
     with django_capture_on_commit_callbacks(execute=True):  # the cache is dropped once the change is committed
         services_set_markup(services=Service.objects.filter(pk=services[1].pk), markup_percent=Decimal(100))
     assert next(s for s in call(client, key, action="services") if s["service"] == services[1].pk)["rate"] == "1.80"
+
+
+def test_odd_digits_are_unknown_ids_not_a_broken_request(client, key):
+    unknown = {"error": "Incorrect order ID"}
+    assert call(client, key, action="status", orders="1,²,٣") == {"1": unknown, "²": unknown, "٣": unknown}
+    assert call(client, key, action="cancel", orders="²") == [{"order": "²", "cancel": {"error": "Incorrect order ID"}}]
+
+
+def test_a_retry_with_a_different_client_nonce_is_still_the_same_order(client, key, services):
+    params = {"action": "add", "service": str(services[1].pk), "link": LINK, "quantity": "100", "idempotency_key": "k"}
+    first = call(client, key, **params, nonce="a")
+    assert call(client, key, **params, nonce="b") == first and Order.objects.count() == 1

@@ -251,3 +251,11 @@ def test_it_shares_a_category_that_another_provider_creates_at_the_same_time(sim
     assert errors == []
     assert Category.objects.filter(source_name="📸 Instagram").count() == 1
     assert Service.objects.get(upstream_id=1).category.source_name == "📸 Instagram"
+
+
+def test_it_keeps_the_admins_description(simulator, provider):
+    catalog_sync(provider=provider)
+    Service.objects.filter(upstream_id=1).update(description="Our own words for customers.")
+    _service(simulator, 1).description = "Provider X, server 3, changed"
+    catalog_sync(provider=provider)
+    assert Service.objects.get(upstream_id=1).description == "Our own words for customers."
