@@ -64,10 +64,6 @@ def parse_ids(text: str) -> list[str]:
     return ids
 
 
-def as_id(token: str) -> int | None:
-    return int(token) if token.isascii() and token.isdigit() and len(token) <= 18 else None
-
-
 def money(amount: Decimal) -> str:
     return str(amount.quantize(AMOUNT_QUANTUM))
 

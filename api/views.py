@@ -17,7 +17,6 @@ from api.protocol import (
     REFILL_NOT_FOUND,
     TOO_MANY_REQUESTS,
     ApiError,
-    as_id,
     order_status,
     parse_ids,
     rate_text,
@@ -30,6 +29,7 @@ from catalog.selectors import services_for_sale
 from orders.followups import cancel_request, refill_request
 from orders.selectors import orders_of, refills_of
 from orders.services import order_place, order_place_once
+from orders.validation import record_id
 from panel.errors import ApplicationError
 from panel.ratelimit import allow
 
@@ -77,16 +77,16 @@ def _add(user: User, params: Params) -> Any:
 
 def _status(user: User, params: Params) -> Any:
     if "orders" not in params:
-        pk = as_id(params.get("order", "")) or 0
+        pk = record_id(params.get("order", "")) or 0
         order = orders_of(user=user, ids=[pk]).get(pk)
         if order is None:
             raise ApiError(INCORRECT_ORDER)
         return order_status(order)
     ids = parse_ids(params["orders"])
-    found = orders_of(user=user, ids=[number for token in ids if (number := as_id(token))])
+    found = orders_of(user=user, ids=[number for token in ids if (number := record_id(token))])
     answers: dict[str, Any] = {}
     for token in ids:
-        order = found.get(as_id(token) or 0)
+        order = found.get(record_id(token) or 0)
         answers[token] = order_status(order) if order else {"error": INCORRECT_ORDER}
     return answers
 
@@ -103,7 +103,7 @@ def _each(ids: list[str], ask: Callable[[str], object]) -> list[tuple[str, objec
 
 
 def _number(token: str) -> int | str:
-    return as_id(token) or token
+    return record_id(token) or token
 
 
 def _refill(user: User, params: Params) -> Any:
@@ -116,16 +116,16 @@ def _refill(user: User, params: Params) -> Any:
 def _refill_status(user: User, params: Params) -> Any:
     batch = params.get("refills", params.get("orders"))
     if batch is None:
-        pk = as_id(params.get("refill", "")) or 0
+        pk = record_id(params.get("refill", "")) or 0
         refill = refills_of(user=user, ids=[pk]).get(pk)
         if refill is None:
             raise ApiError(REFILL_NOT_FOUND)
         return {"status": refill_status(refill)}
     ids = parse_ids(batch)
-    found = refills_of(user=user, ids=[number for token in ids if (number := as_id(token))])
+    found = refills_of(user=user, ids=[number for token in ids if (number := record_id(token))])
     answers = []
     for token in ids:
-        refill = found.get(as_id(token) or 0)
+        refill = found.get(record_id(token) or 0)
         status: object = refill_status(refill) if refill else {"error": REFILL_NOT_FOUND}
         answers.append({"refill": _number(token), "status": status})
     return answers

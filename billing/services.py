@@ -49,7 +49,8 @@ def wallet_for(*, user: User) -> Wallet:
     return wallet
 
 
-def _locked_wallet(user: User) -> Wallet:
+def wallet_lock(*, user: User) -> Wallet:
+    """The user's wallet, row-locked until the transaction ends: this user's money movements queue here."""
     wallet = Wallet.objects.select_for_update().filter(user=user).first()
     if wallet is None:
         wallet_for(user=user)
@@ -68,7 +69,7 @@ def _post(
     note: str = "",
 ) -> LedgerEntry:
     """Add a signed amount to the wallet and record it, under the wallet's row lock."""
-    wallet = _locked_wallet(user)
+    wallet = wallet_lock(user=user)
     balance = wallet.balance + amount
     if balance < 0:
         raise InsufficientFunds()

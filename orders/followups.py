@@ -15,7 +15,7 @@ from billing.services import refund_issue
 from catalog.clients import provider_client
 from catalog.models import Provider
 from orders.models import CancelRequest, Order, Refill
-from orders.validation import OrderError
+from orders.validation import OrderError, record_id
 from upstream.client import BATCH_LIMIT, ApiClient, UpstreamError
 from upstream.protocol import ItemError, RefillState, RefillStatus
 
@@ -30,10 +30,7 @@ REFILL_POLL_DELAY = timedelta(minutes=5)
 
 
 def _customer_order(user: User, order_id: object) -> Order:
-    text = str(order_id).strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        raise OrderError(INCORRECT_ORDER)
-    order = Order.objects.select_related("service").filter(pk=int(text), user=user).first()
+    order = Order.objects.select_related("service").filter(pk=record_id(order_id) or 0, user=user).first()
     if order is None:
         raise OrderError(INCORRECT_ORDER)
     return order

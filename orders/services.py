@@ -13,13 +13,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import LedgerEntry, Wallet
-from billing.services import refund_issue, wallet_debit, wallet_for
+from billing.models import LedgerEntry
+from billing.services import refund_issue, wallet_debit, wallet_lock
 from catalog.clients import provider_client
 from catalog.models import Service
 from catalog.pricing import discounted_rate, service_price
 from orders.models import IdempotencyKey, Order
-from orders.validation import ORDER_PARAMS, OrderError, OrderSpec, order_spec
+from orders.validation import ORDER_PARAMS, OrderError, OrderSpec, order_spec, record_id
 from panel.money import charge_amount
 from upstream.client import Ambiguous, NotSent, Rejected
 
@@ -49,13 +49,9 @@ def _units(spec: OrderSpec) -> Decimal:
 @transaction.atomic
 def order_place(*, user: User, service_id: object, params: Mapping[str, str]) -> Order:
     """Validate, price, debit and create an order in one transaction; forwarding starts after commit."""
-    try:
-        service_pk = int(str(service_id).strip())
-    except ValueError:
-        raise OrderError(INCORRECT_SERVICE) from None
     service = (
         Service.objects.select_related("provider", "category")
-        .filter(pk=service_pk, is_active=True, provider__is_active=True, category__is_active=True)
+        .filter(pk=record_id(service_id) or 0, is_active=True, provider__is_active=True, category__is_active=True)
         .first()
     )
     if service is None:
@@ -63,8 +59,7 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str]) ->
     spec = order_spec(service, params)
 
     # Serializes this customer's placements: the duplicate check and the debit see each other's orders.
-    wallet_for(user=user)
-    Wallet.objects.select_for_update().filter(user=user).first()
+    wallet_lock(user=user)
     if (
         service.deny_duplicates
         and Order.objects.filter(user=user, service=service, link=spec.link).exclude(status__in=Order.FINAL).exists()

@@ -86,6 +86,12 @@ MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30  # minutes
 
 
+def record_id(value: object) -> int | None:
+    """An id as a client wrote it: plain ASCII digits only ("²" and "1_0" are not ids), else None."""
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
