@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -18,6 +19,9 @@ class User(AbstractUser):
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
         help_text="Taken off every order's price, never below our cost.",
     )
+    # Empty: the language the browser asks for (or the one chosen with the switch) applies.
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="Dates on the customer's pages use it.")
 
 
 class ApiKey(models.Model):

@@ -129,6 +129,13 @@ class Service(models.Model):
         help_text="Refuse a new order while the customer has an unfinished one for the same link.",
     )
     upstream_extra = models.JSONField(default=dict, blank=True, editable=False)
+    average_seconds = models.PositiveIntegerField(
+        "average time (s)",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="From order to completion, over this service's last completed orders here.",
+    )
     is_active = models.BooleanField("active", default=True)
     missing_upstream = models.BooleanField(default=False, editable=False)
     disabled_reason = models.CharField(

@@ -29,7 +29,8 @@ def services_for_sale() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"pk": s.pk, "name": s.name, "type": s.type, "category": s.category.name, "rate": s.rate,
          "cost": service_price(s).cost, "min": s.min_quantity, "max": s.max_quantity, "refill": s.refill,
-         "cancel": s.cancel, "dripfeed": s.dripfeed, "description": s.description}
+         "cancel": s.cancel, "dripfeed": s.dripfeed, "description": s.description,
+         "average_seconds": s.average_seconds}
         for s in services
     ]  # fmt: skip
     cache.set(CACHE_KEY, rows, CACHE_SECONDS)

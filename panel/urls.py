@@ -1,14 +1,21 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
-from django.urls import path
-from django.views.generic import RedirectView
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import include, path
 
-from api.views import api_v2
+from orders.views.placing import order_new
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """For load balancers: the process answers (no database, no cache)."""
     return JsonResponse({"ok": True})
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """A signed-in customer starts on New order; anyone else on the sign-in page."""
+    if request.user.is_authenticated:
+        return order_new(request)
+    return redirect("login")
 
 
 admin.site.site_header = "SMM panel administration"
@@ -18,8 +25,11 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v2", api_v2, name="api-v2"),
-    path("api/v2/", api_v2),
+    path("", include("api.urls")),
+    path("", include("accounts.urls")),
+    path("", include("orders.urls")),
+    path("", include("catalog.urls")),
+    path("", include("billing.urls")),
     path("healthz", healthz, name="healthz"),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", home, name="home"),
 ]

@@ -1,0 +1,7 @@
+"""Stub: replaced by the funds page."""
+
+from django.http import HttpRequest, HttpResponse
+
+
+def funds(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("funds")

@@ -1,0 +1,7 @@
+"""Stub: replaced by the services page."""
+
+from django.http import HttpRequest, HttpResponse
+
+
+def service_list(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("services")
