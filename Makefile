@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint messages bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-run: $(STAMP)
+# The Japanese catalog is compiled here (gettext's msgfmt), never committed.
+messages: $(STAMP)
+	python manage.py compilemessages --ignore '$(VENV)' --verbosity 0
+
+run: $(STAMP) messages
 	python manage.py migrate --noinput
 	python manage.py collectstatic --noinput --verbosity 0
 	honcho start -f Procfile
@@ -25,7 +29,7 @@ lint: $(STAMP)
 	ruff format --check .
 	mypy .
 
-test: lint
+test: lint messages
 	vars=$$(python scripts/test_services.py) && env $$vars pytest
 
 bench: $(STAMP)

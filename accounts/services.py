@@ -3,9 +3,12 @@
 import hashlib
 import hmac
 import secrets
+import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.models import ApiKey, User
 from billing.models import Wallet
@@ -25,12 +28,26 @@ def user_ensure(*, username: str, email: str, password: str, superuser: bool = F
     return user
 
 
+def _email_free(email: str, user: User | None = None) -> None:
+    # Password resets go to an address: two accounts on one address would both get the link.
+    others = User.objects.filter(email__iexact=email)
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    if email and others.exists():
+        raise ApplicationError(gettext_noop("Another account already uses this email address."), field="email")
+
+
 @transaction.atomic
-def customer_create(*, username: str, email: str, password: str | None = None) -> User:
+def customer_create(
+    *, username: str, email: str, password: str | None = None, language: str = "", time_zone: str = "UTC"
+) -> User:
     """A new customer (not staff); without a password they cannot log in until one is set."""
     if User.objects.filter(username__iexact=username).exists():
-        raise ApplicationError(f"A user named {username!r} already exists.")
-    user = User(username=username, email=email)
+        raise ApplicationError(
+            gettext_noop("A user named %(username)s already exists."), field="username", username=username
+        )
+    _email_free(email)
+    user = User(username=username, email=email, language=language, time_zone=time_zone)
     user.full_clean(exclude=["password"])
     if password:
         validate_password(password, user)
@@ -66,3 +83,21 @@ def api_key_user(*, key: str) -> User | None:
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, _digest(key[KEY_PREFIX_LENGTH:])):
         return None
     return api_key.user if api_key.user.is_active else None
+
+
+def account_update(*, user: User, email: str, language: str, time_zone: str) -> User:
+    """Save a customer's own settings: email, page language ("" follows the browser) and time zone."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise ApplicationError(gettext_noop("Choose a language from the list."), field="language")
+    if time_zone not in zoneinfo.available_timezones():
+        raise ApplicationError(gettext_noop("Choose a time zone from the list."), field="time_zone")
+    _email_free(email, user)
+    user.email, user.language, user.time_zone = email, language, time_zone
+    user.save(update_fields=["email", "language", "time_zone"])
+    return user
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """The language switch, for a signed-in customer: remembered with their account."""
+    if language in dict(settings.LANGUAGES):
+        User.objects.filter(pk=user.pk).update(language=language)

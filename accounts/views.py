@@ -1,23 +1,158 @@
-"""Stub."""
+"""Signing up and in, password resets, the account page and the language switch."""
 
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
-login = auth_views.LoginView.as_view()
+from accounts.forms import ProfileForm, SignupForm
+from accounts.models import User
+from accounts.services import account_update, customer_create, user_language_set
+from panel.errors import ApplicationError
+from panel.ratelimit import allow
+
+TOO_MANY_ATTEMPTS = gettext_lazy("Too many attempts from your address. Please wait a few minutes and try again.")
+
+
+def _client_address(request: HttpRequest) -> str:
+    # The proxy in front (docker-compose) sets X-Forwarded-For; without one REMOTE_ADDR is the client.
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    return forwarded.split(",")[-1].strip() or str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _limited(request: HttpRequest, name: str, limit: int) -> bool:
+    return not allow(name=f"{name}:{_client_address(request)}", limit=limit, window=settings.AUTH_RATE_WINDOW)
+
+
+class _LoginForm(AuthenticationForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs["autocomplete"] = "username"
+        self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+
+_login_view = auth_views.LoginView.as_view(
+    template_name="accounts/login.html", authentication_form=_LoginForm, redirect_authenticated_user=True
+)
+
+
+def login(request: HttpRequest) -> HttpResponseBase:
+    """Django's sign-in, rate limited per client address and per username (Redis-backed)."""
+    if request.method == "POST":
+        username = request.POST.get("username", "")[:150].lower()
+        if _limited(request, "login", settings.LOGIN_RATE_LIMIT) or not allow(
+            name=f"login-user:{username}", limit=settings.LOGIN_RATE_LIMIT, window=settings.AUTH_RATE_WINDOW
+        ):
+            form = _LoginForm(request, data=request.POST)
+            form.errors.clear()
+            form.add_error(None, TOO_MANY_ATTEMPTS)
+            return render(request, "accounts/login.html", {"form": form}, status=429)
+    return _login_view(request)
+
+
 logout = auth_views.LogoutView.as_view()
-password_reset = auth_views.PasswordResetView.as_view()
-password_reset_done = auth_views.PasswordResetDoneView.as_view()
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view()
-password_reset_complete = auth_views.PasswordResetCompleteView.as_view()
+password_reset = auth_views.PasswordResetView.as_view(
+    template_name="accounts/password_reset.html",
+    email_template_name="accounts/password_reset_email.txt",
+    subject_template_name="accounts/password_reset_subject.txt",
+)
+password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html")
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/password_reset_confirm.html"
+)
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="accounts/password_reset_complete.html"
+)
+
+
+def _apply(form: Any, exc: ApplicationError | ValidationError) -> None:
+    if isinstance(exc, ApplicationError):
+        form.add_error(exc.field if exc.field in form.fields else None, exc.translated())
+    else:
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
 
 
 def signup(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("signup")
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        if _limited(request, "signup", settings.SIGNUP_RATE_LIMIT):
+            form.errors.clear()
+            form.add_error(None, TOO_MANY_ATTEMPTS)
+            return render(request, "accounts/signup.html", {"form": form}, status=429)
+        if form.is_valid():
+            try:
+                user = customer_create(
+                    username=form.cleaned_data["username"],
+                    email=form.cleaned_data["email"],
+                    password=form.cleaned_data["password"],
+                    language=translation.get_language() or "",
+                )
+            except (ApplicationError, ValidationError) as exc:
+                _apply(form, exc)
+            else:
+                auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, _("Welcome! Add funds to place your first order."))
+                return redirect("home")
+    return render(request, "accounts/signup.html", {"form": form})
 
 
+@login_required
 def account(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("account")
+    user: User = request.user  # type: ignore[assignment]
+    initial = {"email": user.email, "language": user.language, "time_zone": user.time_zone}
+    profile = ProfileForm(initial=initial)
+    password = PasswordChangeForm(user)
+    if request.method == "POST" and request.POST.get("form") == "profile":
+        profile = ProfileForm(request.POST)
+        if profile.is_valid():
+            try:
+                account_update(user=user, **profile.cleaned_data)
+            except ApplicationError as exc:
+                _apply(profile, exc)
+            else:
+                translation.activate(user.language or translation.get_language_from_request(request))
+                messages.success(request, _("Your settings are saved."))
+                return redirect("account")
+    elif request.method == "POST" and request.POST.get("form") == "password":
+        password = PasswordChangeForm(user, request.POST)
+        if password.is_valid():
+            password.save()
+            update_session_auth_hash(request, password.user)
+            messages.success(request, _("Your password is changed."))
+            return redirect("account")
+    return render(request, "accounts/account.html", {"profile": profile, "password": password})
 
 
+@require_POST
 def language(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("language")
+    """The language switch on every page: a cookie for everyone, and the account's setting when signed in."""
+    code = request.POST.get("language", "")
+    target = request.POST.get("next", "/")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if code in dict(settings.LANGUAGES):
+        if request.user.is_authenticated:
+            user_language_set(user=request.user, language=code)
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME, code, max_age=365 * 24 * 3600, samesite="Lax", secure=request.is_secure()
+        )
+    return response

@@ -7,4 +7,5 @@ urlpatterns = [
     path("api/v2", api_v2, name="api-v2"),
     path("api/v2/", api_v2),
     path("api/", pages.api_page, name="api-page"),
+    path("api/key/", pages.api_key_new, name="api-key"),
 ]

@@ -1,4 +1,5 @@
-"""Django admin for wallets and the ledger: read-only, with one audited way for staff to move money."""
+"""Django admin for wallets and the ledger: read-only, with one audited way for staff to move money; payment
+methods; and deposit requests, approved or rejected only through billing.services."""
 
 from decimal import Decimal
 from typing import TypeVar
@@ -14,8 +15,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import User
-from billing.models import LedgerEntry, Wallet
-from billing.services import InsufficientFunds, InvalidAmount, wallet_credit, wallet_debit
+from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
+from billing.services import (
+    InsufficientFunds,
+    InvalidAmount,
+    deposit_approve,
+    deposit_reject,
+    wallet_credit,
+    wallet_debit,
+)
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
 _M = TypeVar("_M", bound=Model)
@@ -116,3 +124,66 @@ class LedgerEntryAdmin(ReadOnlyAdmin[LedgerEntry]):
             return "—"
         url = reverse("admin:orders_order_change", args=[obj.order_id])
         return format_html('<a href="{}">{}</a>', url, obj.order_id)
+
+
+@admin.register(PaymentMethod)
+class PaymentMethodAdmin(admin.ModelAdmin[PaymentMethod]):
+    list_display = ["name", "minimum", "is_active", "position"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Why: the customer sees it on Add funds."
+    )
+
+
+@admin.register(DepositRequest)
+class DepositRequestAdmin(ReadOnlyAdmin[DepositRequest]):
+    list_display = ["id", "created_at", "user", "method", "amount", "reference", "status", "decided_by", "note"]
+    list_filter = ["status", "method", "created_at"]
+    list_select_related = ["user", "method", "decided_by"]
+    search_fields = ["user__username", "user__email", "reference"]
+    actions = ["approve", "reject"]
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        # Staff who may only look at deposit requests must not credit or refuse them.
+        return request.user.has_perm("billing.change_depositrequest")
+
+    @admin.action(description="Approve (credit the customer's wallet)", permissions=["decide"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[DepositRequest]) -> None:
+        actor = request.user
+        assert isinstance(actor, User)
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        approved = sum(deposit_approve(deposit_id=pk, actor=actor) for pk in ids)
+        if approved:
+            messages.success(request, f"Approved {approved} deposit request(s): the money is in the wallets.")
+        if len(ids) > approved:
+            messages.warning(request, f"{len(ids) - approved} already decided: nothing changed for them.")
+
+    @admin.action(description="Reject with a note", permissions=["decide"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[DepositRequest]) -> HttpResponse | None:
+        actor = request.user
+        assert isinstance(actor, User)
+        deposits = list(queryset.select_related("user", "method").order_by("pk"))
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Reject deposit requests",
+                "opts": self.model._meta,
+                "deposits": deposits,
+                "form": form,
+                "currency": settings.PANEL_CURRENCY,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/billing/depositrequest/reject.html", context)
+        note = form.cleaned_data["note"]
+        rejected = sum(deposit_reject(deposit_id=d.pk, actor=actor, note=note) for d in deposits)
+        if rejected:
+            messages.success(request, f"Rejected {rejected} deposit request(s) with your note.")
+        if len(deposits) > rejected:
+            messages.warning(request, f"{len(deposits) - rejected} already decided: nothing changed for them.")
+        return None

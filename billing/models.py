@@ -1,14 +1,17 @@
-"""A wallet per customer and its append-only ledger; the wallet balance is a cache of the ledger's sum."""
+"""A wallet per customer and its append-only ledger (the wallet balance is a cache of the ledger's sum), and the
+deposit requests through which customers ask for their payments to be credited."""
 
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
 AMOUNT: dict[str, Any] = {"max_digits": AMOUNT_DIGITS, "decimal_places": AMOUNT_PLACES}
+REFERENCE_MAX_LENGTH = 200
 
 
 class Wallet(models.Model):
@@ -27,10 +30,10 @@ class LedgerEntry(models.Model):
     """One movement of money, never changed or deleted: a correction is a new entry."""
 
     class Kind(models.TextChoices):
-        DEPOSIT = "deposit"
-        CHARGE = "charge"
-        REFUND = "refund"
-        ADJUSTMENT = "adjustment"
+        DEPOSIT = "deposit", _("Deposit")
+        CHARGE = "charge", _("Charge")
+        REFUND = "refund", _("Refund")
+        ADJUSTMENT = "adjustment", _("Adjustment")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -70,3 +73,61 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.wallet.user})"
+
+
+class PaymentMethod(models.Model):
+    """A way to pay the operator (a bank account, a wallet address) that customers pick on Add funds."""
+
+    name = models.CharField(max_length=100)
+    instructions = models.TextField(
+        blank=True, help_text="Shown to customers as written: where to pay and what to give as the reference."
+    )
+    minimum = models.DecimalField(default=0, help_text="The smallest deposit accepted with this method.", **AMOUNT)
+    is_active = models.BooleanField("active", default=True, help_text="Only active methods are offered.")
+    position = models.PositiveIntegerField(default=0, help_text="Methods are listed by position, then name.")
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [models.CheckConstraint(condition=Q(minimum__gte=0), name="payment_method_minimum_not_negative")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DepositRequest(models.Model):
+    """A customer's word that they paid; an operator approves it (one ledger deposit) or rejects it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposit_requests")
+    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="deposit_requests")
+    amount = models.DecimalField(**AMOUNT)
+    reference = models.CharField(max_length=REFERENCE_MAX_LENGTH)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    note = models.CharField(max_length=500, blank=True, help_text="The operator's note: the customer sees it.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    entry = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="deposit_request"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_amount_positive"),
+            # The money arrives with the approval, and only with it.
+            models.CheckConstraint(
+                condition=(Q(status="approved") & Q(entry__isnull=False))
+                | (~Q(status="approved") & Q(entry__isnull=True)),
+                name="deposit_approved_iff_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {settings.PANEL_CURRENCY} from {self.user} ({self.status})"

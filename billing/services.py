@@ -1,9 +1,11 @@
-"""Every movement of money: credits, debits, charges and refunds, each a ledger entry with the wallet update.
+"""Every movement of money: credits, debits, charges and refunds, each a ledger entry with the wallet update;
+and customers' deposit requests, which become a deposit when an operator approves them.
 
 Each runs inside the caller's transaction when there is one (a charge commits with its order), and locks the
 wallet row first, so concurrent movements on one wallet happen one after another and never overdraw it.
 """
 
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -11,18 +13,23 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
-from billing.models import LedgerEntry, Wallet
+from billing.models import REFERENCE_MAX_LENGTH, DepositRequest, LedgerEntry, PaymentMethod, Wallet
+from orders.validation import record_id
 from panel.db import bulk_update_rows
 from panel.errors import ApplicationError
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, AMOUNT_QUANTUM, refund_amount
+from panel.templatetags.panel import money
 
 if TYPE_CHECKING:
     from orders.models import Order
 
 Kind = LedgerEntry.Kind
 MAX_AMOUNT = Decimal(10) ** (AMOUNT_DIGITS - AMOUNT_PLACES)
+# What a customer may type as an amount: plain ASCII digits with an optional point ("1e3", "1_0", "NaN" are not).
+AMOUNT_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 
 class InsufficientFunds(ApplicationError):
@@ -36,11 +43,13 @@ class InvalidAmount(ApplicationError):
 
 def _checked(amount: Decimal) -> Decimal:
     if not amount.is_finite() or amount <= 0:
-        raise InvalidAmount("The amount must be a positive number.")
+        raise InvalidAmount(gettext_noop("The amount must be a positive number."), field="amount")
     if amount >= MAX_AMOUNT:
-        raise InvalidAmount("The amount is too large.")
+        raise InvalidAmount(gettext_noop("The amount is too large."), field="amount")
     if amount.as_tuple().exponent < -AMOUNT_PLACES:  # type: ignore[operator]
-        raise InvalidAmount(f"The amount can have at most {AMOUNT_PLACES} decimal places.")
+        raise InvalidAmount(
+            gettext_noop("The amount can have at most %(places)s decimal places."), field="amount", places=AMOUNT_PLACES
+        )
     return amount.quantize(AMOUNT_QUANTUM)
 
 
@@ -175,3 +184,72 @@ def ledger_mismatches() -> list[Wallet]:
         return list(wallets.exclude(balance=F("total")))
     # SQLite sums decimals as floats: compare here, at the ledger's precision.
     return [w for w in wallets if w.balance != Decimal(w.total).quantize(AMOUNT_QUANTUM)]
+
+
+def _amount_from_text(text: str) -> Decimal:
+    text = text.strip()
+    if not AMOUNT_TEXT.fullmatch(text):
+        raise InvalidAmount(gettext_noop("Enter the amount as a number, like 25 or 25.50."), field="amount")
+    return _checked(Decimal(text))
+
+
+def deposit_request_create(*, user: User, method_id: object, amount: str, reference: str) -> DepositRequest:
+    """Record a customer's payment as pending; raise ApplicationError (naming its field) at the first problem."""
+    value = _amount_from_text(amount)
+    pk = record_id(method_id)
+    method = PaymentMethod.objects.filter(pk=pk, is_active=True).first() if pk is not None else None
+    if method is None:
+        raise ApplicationError(gettext_noop("Choose one of the payment methods."), field="method")
+    if value < method.minimum:
+        raise InvalidAmount(
+            gettext_noop("The minimum with %(method)s is %(minimum)s."),
+            field="amount",
+            method=method.name,
+            minimum=money(method.minimum),
+        )
+    reference = reference.strip()
+    if not reference:
+        raise ApplicationError(
+            gettext_noop("Enter the reference of your payment, so that we can find it."), field="reference"
+        )
+    if len(reference) > REFERENCE_MAX_LENGTH:
+        raise ApplicationError(
+            gettext_noop("The reference can be at most %(max)s characters long."),
+            field="reference",
+            max=REFERENCE_MAX_LENGTH,
+        )
+    return DepositRequest.objects.create(user=user, method=method, amount=value, reference=reference)
+
+
+@transaction.atomic
+def deposit_approve(*, deposit_id: int, actor: User) -> bool:
+    """Credit a pending deposit request to its customer, once: approving it again, even concurrently, does nothing."""
+    # A concurrent approval waits on the row lock, then no longer sees the row as pending.
+    deposit = (
+        DepositRequest.objects.select_for_update(of=("self",))
+        .select_related("user", "method")
+        .filter(pk=deposit_id, status=DepositRequest.Status.PENDING)
+        .first()
+    )
+    if deposit is None:
+        return False
+    deposit.entry = wallet_credit(
+        user=deposit.user,
+        amount=deposit.amount,
+        kind=Kind.DEPOSIT,
+        actor=actor,
+        note=f"Deposit request {deposit.pk}: {deposit.method.name}, reference {deposit.reference}",
+    )
+    deposit.status = DepositRequest.Status.APPROVED
+    deposit.decided_by = actor
+    deposit.decided_at = timezone.now()
+    deposit.save(update_fields=["entry", "status", "decided_by", "decided_at"])
+    return True
+
+
+def deposit_reject(*, deposit_id: int, actor: User, note: str) -> bool:
+    """Refuse a pending deposit request with a note the customer sees; a decided one stays as it is."""
+    rejected = DepositRequest.objects.filter(pk=deposit_id, status=DepositRequest.Status.PENDING).update(
+        status=DepositRequest.Status.REJECTED, note=note.strip()[:500], decided_by=actor, decided_at=timezone.now()
+    )
+    return rejected == 1

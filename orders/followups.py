@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from billing.services import refund_issue
@@ -21,9 +22,9 @@ from upstream.protocol import ItemError, RefillState, RefillStatus
 
 logger = logging.getLogger(__name__)
 
-INCORRECT_ORDER = "Incorrect order ID"
-REFILL_DISABLED = "Refill is disabled for this order"
-CANCEL_DISABLED = "Cancel is disabled for this order"
+INCORRECT_ORDER = gettext_noop("Incorrect order ID")
+REFILL_DISABLED = gettext_noop("Refill is disabled for this order")
+CANCEL_DISABLED = gettext_noop("Cancel is disabled for this order")
 Submission = Order.Submission
 Status = Order.Status
 REFILL_POLL_DELAY = timedelta(minutes=5)
@@ -36,18 +37,31 @@ def _customer_order(user: User, order_id: object) -> Order:
     return order
 
 
-def refill_request(*, user: User, order_id: object) -> Refill:
-    """Ask for a refill of a delivered order, within its service's refill window, one at a time."""
-    order = _customer_order(user, order_id)
-    window = timedelta(days=order.service.refill_days)
-    allowed = (
+def refill_allowed(order: Order, *, refill_in_flight: bool = False) -> bool:
+    """A delivered order of a refill service, inside the service's refill window, with no refill in flight."""
+    return (
         order.service.refill
         and order.status in (Status.COMPLETED, Status.PARTIAL)
         and order.upstream_id is not None
         and order.completed_at is not None
-        and timezone.now() - order.completed_at <= window
+        and timezone.now() - order.completed_at <= timedelta(days=order.service.refill_days)
+        and not refill_in_flight
     )
-    if not allowed:
+
+
+def cancel_allowed(order: Order) -> bool:
+    """An unfinished order never sent (canceled here, whatever the service says), or sent to a service that cancels."""
+    if order.is_final:
+        return False
+    if order.submission in (Submission.QUEUED, Submission.HELD):
+        return True
+    return order.submission == Submission.SENT and order.service.cancel
+
+
+def refill_request(*, user: User, order_id: object) -> Refill:
+    """Ask for a refill of a delivered order, within its service's refill window, one at a time."""
+    order = _customer_order(user, order_id)
+    if not refill_allowed(order):
         raise OrderError(REFILL_DISABLED)
     try:
         with transaction.atomic():
@@ -77,12 +91,13 @@ def cancel_request(*, user: User, order_id: object) -> CancelRequest | None:
     request, if one was needed.
     """
     order = _customer_order(user, order_id)
-    if order.is_final:
+    if not cancel_allowed(order):
         raise OrderError(CANCEL_DISABLED)
     if order.submission in (Submission.QUEUED, Submission.HELD) and _cancel_unsent(order):
         return None
+    # It may have been sent (or finished) meanwhile: only a sent order is canceled upstream.
     order.refresh_from_db()
-    if order.submission != Submission.SENT or order.is_final or not order.service.cancel:
+    if order.submission != Submission.SENT or not cancel_allowed(order):
         raise OrderError(CANCEL_DISABLED)
     open_requests = order.cancel_requests.filter(status__in=[CancelRequest.Status.QUEUED, CancelRequest.Status.SENDING])
     existing = open_requests.first()

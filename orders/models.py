@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Provider, Service
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, RATE_DIGITS, RATE_PLACES
@@ -15,14 +16,14 @@ RATE: dict[str, Any] = {"max_digits": RATE_DIGITS, "decimal_places": RATE_PLACES
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        """What customers see: the API v2 values."""
+        """What customers see: the API v2 values (stored as they are), labelled in the reader's language."""
 
-        PENDING = "Pending"
-        IN_PROGRESS = "In progress"
-        PROCESSING = "Processing"
-        COMPLETED = "Completed"
-        PARTIAL = "Partial"
-        CANCELED = "Canceled"
+        PENDING = "Pending", _("Pending")
+        IN_PROGRESS = "In progress", _("In progress")
+        PROCESSING = "Processing", _("Processing")
+        COMPLETED = "Completed", _("Completed")
+        PARTIAL = "Partial", _("Partial")
+        CANCELED = "Canceled", _("Canceled")
 
     class Submission(models.TextChoices):
         """Where the order is on its way upstream: for operators only."""
@@ -110,11 +111,11 @@ class Refill(models.Model):
         QUEUED = "queued", "queued"
         SENDING = "sending", "sending"
         SENT = "sent", "sent upstream"
-        PENDING = "Pending"
-        IN_PROGRESS = "In progress"
-        COMPLETED = "Completed"
-        REJECTED = "Rejected"
-        ERROR = "Error"
+        PENDING = "Pending", _("Pending")
+        IN_PROGRESS = "In progress", _("In progress")
+        COMPLETED = "Completed", _("Completed")
+        REJECTED = "Rejected", _("Rejected")
+        ERROR = "Error", _("Error")
 
     FINAL = (Status.COMPLETED, Status.REJECTED, Status.ERROR)
 

@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from billing.models import LedgerEntry
@@ -27,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 Submission = Order.Submission
 Status = Order.Status
-DUPLICATE_LINK = "You have active order with this link. Please wait until order being completed."
-INCORRECT_SERVICE = "Incorrect service ID"
+DUPLICATE_LINK = gettext_noop("You have active order with this link. Please wait until order being completed.")
+INCORRECT_SERVICE = gettext_noop("Incorrect service ID")
 # What customers read when a provider refused an order for good; its own words stay with operators.
 _CUSTOMER_REASONS = {
     "active order": "The link already has an active order at the provider.",
@@ -46,17 +48,35 @@ def _units(spec: OrderSpec) -> Decimal:
     return Decimal(1000) if spec.package else Decimal(spec.quantity)
 
 
-@transaction.atomic
-def order_place(*, user: User, service_id: object, params: Mapping[str, str]) -> Order:
-    """Validate, price, debit and create an order in one transaction; forwarding starts after commit."""
+@dataclass(frozen=True)
+class Quote:
+    """A checked order and what it costs this customer."""
+
+    service: Service
+    spec: OrderSpec
+    rate: Decimal
+    charge: Decimal
+
+
+def order_quote(*, user: User, service_id: object, params: Mapping[str, str], draft: bool = False) -> Quote:
+    """Check and price an order exactly as order_place will, moving nothing; a draft is checked only for price."""
     service = (
         Service.objects.select_related("provider", "category")
         .filter(pk=record_id(service_id) or 0, is_active=True, provider__is_active=True, category__is_active=True)
         .first()
     )
     if service is None:
-        raise OrderError(INCORRECT_SERVICE)
-    spec = order_spec(service, params)
+        raise OrderError(INCORRECT_SERVICE, field="service")
+    spec = order_spec(service, params, draft=draft)
+    rate = customer_price(service=service, user=user)
+    return Quote(service=service, spec=spec, rate=rate, charge=charge_amount(rate * _units(spec) / 1000))
+
+
+@transaction.atomic
+def order_place(*, user: User, service_id: object, params: Mapping[str, str]) -> Order:
+    """Validate, price, debit and create an order in one transaction; forwarding starts after commit."""
+    quote = order_quote(user=user, service_id=service_id, params=params)
+    service, spec = quote.service, quote.spec
 
     # Serializes this customer's placements: the duplicate check and the debit see each other's orders.
     wallet_lock(user=user)
@@ -64,10 +84,8 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str]) ->
         service.deny_duplicates
         and Order.objects.filter(user=user, service=service, link=spec.link).exclude(status__in=Order.FINAL).exists()
     ):
-        raise OrderError(DUPLICATE_LINK)
+        raise OrderError(DUPLICATE_LINK, field="link")
 
-    rate = customer_price(service=service, user=user)
-    units = _units(spec)
     order = Order.objects.create(
         user=user,
         service=service,
@@ -78,9 +96,9 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str]) ->
         runs=spec.runs,
         interval=spec.interval,
         fields=spec.fields,
-        rate=rate,
-        charge=charge_amount(rate * units / 1000),
-        cost=charge_amount(service_price(service).cost * units / 1000),
+        rate=quote.rate,
+        charge=quote.charge,
+        cost=charge_amount(service_price(service).cost * _units(spec) / 1000),
     )
     wallet_debit(user=user, amount=order.charge, kind=LedgerEntry.Kind.CHARGE, order=order)
     from orders.tasks import forward_order
@@ -299,7 +317,7 @@ def order_finish(*, order_id: int, status: str, remains: int | None = None, reas
     return order
 
 
-IDEMPOTENCY_REUSED = "Idempotency key reused with different parameters"
+IDEMPOTENCY_REUSED = gettext_noop("Idempotency key reused with different parameters")
 
 
 def _fingerprint(service_id: object, params: Mapping[str, str]) -> str:
@@ -320,7 +338,7 @@ def _placed_with_key(user: User, key: str, fingerprint: str) -> Order | None:
 def order_place_once(*, user: User, service_id: object, params: Mapping[str, str], key: str) -> Order:
     """order_place, at most once per idempotency key: a repeat with the same parameters returns the first order."""
     if not 0 < len(key) <= 64:
-        raise OrderError("The idempotency key must be 1 to 64 characters.")
+        raise OrderError(gettext_noop("The idempotency key must be 1 to 64 characters."))
     fingerprint = _fingerprint(service_id, params)
     earlier = _placed_with_key(user, key, fingerprint)
     if earlier is not None:

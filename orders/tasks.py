@@ -8,6 +8,7 @@ from celery import shared_task
 from orders.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
 from orders.polling import poll_statuses
 from orders.services import forward_due, order_forward, orders_sweep
+from orders.stats import average_times_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +46,8 @@ def sweep_orders() -> None:
     followups_sweep()
     for order_id in forward_due(settle=timedelta(minutes=1)):
         forward_order.delay(order_id)
+
+
+@shared_task
+def refresh_average_times() -> None:
+    average_times_refresh()

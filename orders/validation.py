@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_noop
+
 from catalog.models import Service
 from panel.errors import ApplicationError
 
@@ -13,10 +15,13 @@ class OrderError(ApplicationError):
     """A refused order; the message is the exact API v2 error string where the protocol defines one."""
 
 
-INCORRECT_REQUEST = "Incorrect request"
-INCORRECT_LINK = "Incorrect link"
-INCORRECT_QUANTITY = "Incorrect quantity"
-DRIPFEED_DISABLED = "Drip-feed is disabled for this service"
+# API v2's exact strings (clients match them); gettext_noop only marks them for the pages' translations.
+INCORRECT_REQUEST = gettext_noop("Incorrect request")
+INCORRECT_LINK = gettext_noop("Incorrect link")
+INCORRECT_QUANTITY = gettext_noop("Incorrect quantity")
+DRIPFEED_DISABLED = gettext_noop("Drip-feed is disabled for this service")
+QUANTITY_BELOW_MIN = gettext_noop("Quantity less than minimal %(min)s")
+QUANTITY_ABOVE_MAX = gettext_noop("Quantity more than maximum %(max)s")
 
 
 @dataclass(frozen=True)
@@ -60,15 +65,15 @@ RULES = {
     "Invites from Groups": _Rule(required=("groups",)),
     "Web Traffic": _Rule(optional=WEB_TRAFFIC_OPTIONS, dripfeed=True),
 }
-FIELD_LABELS = {
-    "comments": "the comments, one per line",
-    "usernames": "the usernames, one per line",
-    "hashtags": "the hashtags, one per line",
-    "hashtag": "the hashtag",
-    "username": "the username",
-    "media": "the media link",
-    "answer_number": "the answer number",
-    "groups": "the groups, one per line",
+MISSING_FIELD = {
+    "comments": gettext_noop("Enter the comments, one per line."),
+    "usernames": gettext_noop("Enter the usernames, one per line."),
+    "hashtags": gettext_noop("Enter the hashtags, one per line."),
+    "hashtag": gettext_noop("Enter the hashtag."),
+    "username": gettext_noop("Enter the username."),
+    "media": gettext_noop("Enter the media link."),
+    "answer_number": gettext_noop("Enter the answer number."),
+    "groups": gettext_noop("Enter the groups, one per line."),
 }
 # Every parameter that can shape an order; anything else a client sends is not part of it.
 ORDER_PARAMS = frozenset(
@@ -99,11 +104,11 @@ def _lines(text: str) -> list[str]:
 def clean_link(value: str) -> str:
     link = value.strip()
     if not link or len(link) > 2000 or any(char.isspace() for char in link):
-        raise OrderError(INCORRECT_LINK)
+        raise OrderError(INCORRECT_LINK, field="link")
     parts = urlsplit(link if "://" in link else f"https://{link}")
     host = parts.hostname or ""
     if parts.scheme not in ("http", "https") or "." not in host or host.startswith(".") or host.endswith("."):
-        raise OrderError(INCORRECT_LINK)
+        raise OrderError(INCORRECT_LINK, field="link")
     return link
 
 
@@ -114,42 +119,66 @@ def _whole(value: str | None) -> int | None:
 
 def _within(service: Service, quantity: int) -> None:
     if quantity < service.min_quantity:
-        raise OrderError(f"Quantity less than minimal {service.min_quantity}")
+        raise OrderError(QUANTITY_BELOW_MIN, field="quantity", min=service.min_quantity)
     if quantity > service.max_quantity:
-        raise OrderError(f"Quantity more than maximum {service.max_quantity}")
+        raise OrderError(QUANTITY_ABOVE_MAX, field="quantity", max=service.max_quantity)
 
 
 def _web_traffic(params: Mapping[str, str]) -> None:
     device, traffic = params.get("device"), params.get("type_of_traffic")
     if device and _whole(device) not in range(1, 6):
-        raise OrderError("The device must be 1 to 5.")
+        raise OrderError(gettext_noop("The device must be 1 to 5."), field="device")
     if traffic and _whole(traffic) not in range(1, 4):
-        raise OrderError("The type of traffic must be 1 (keyword), 2 (referrer) or 3 (blank).")
+        raise OrderError(
+            gettext_noop("The type of traffic must be 1 (keyword), 2 (referrer) or 3 (blank)."), field="type_of_traffic"
+        )
     if traffic == "1" and not params.get("google_keyword", "").strip():
-        raise OrderError("Enter the Google keyword for keyword traffic.")
+        raise OrderError(gettext_noop("Enter the Google keyword for keyword traffic."), field="google_keyword")
     if traffic == "2" and not params.get("referring_url", "").strip():
-        raise OrderError("Enter the referring URL for referrer traffic.")
+        raise OrderError(gettext_noop("Enter the referring URL for referrer traffic."), field="referring_url")
 
 
-def order_spec(service: Service, params: Mapping[str, str]) -> OrderSpec:
-    """Check an order for this service; raise OrderError with the protocol's message for the first problem."""
+def _rule(service: Service) -> _Rule:
     rule = RULES.get(service.type)
     if rule is None:
-        raise OrderError(f"{service.type} services are not supported yet: choose another service.")
-    link = clean_link(params.get("link", "")) if rule.link else ""
+        raise OrderError(
+            gettext_noop("%(type)s services are not supported yet: choose another service."),
+            field="service",
+            type=service.type,
+        )
+    return rule
+
+
+def order_fields(service_type: str, *, dripfeed: bool) -> list[str]:
+    """The parameters a customer fills in for a service of this type, in the order a form shows them."""
+    rule = RULES.get(service_type)
+    if rule is None:
+        return []
+    names = [*(["link"] if rule.link else []), *(["quantity"] if rule.quantity else [])]
+    names += [*rule.required, *rule.optional]
+    return names + (["runs", "interval"] if rule.dripfeed and dripfeed else [])
+
+
+def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = False) -> OrderSpec:
+    """Check an order for this service; raise OrderError with the protocol's message for the first problem.
+
+    A draft (an order being typed) is checked only for what sets its price: quantity, lines and runs.
+    """
+    rule = _rule(service)
+    link = clean_link(params.get("link", "")) if rule.link and not draft else ""
     fields: dict[str, str] = {}
     for name in rule.required:
         text = params.get(name, "").replace("\r\n", "\n").strip()
-        if not text:
-            raise OrderError(f"Enter {FIELD_LABELS[name]}.")
+        if not text and not draft:
+            raise OrderError(MISSING_FIELD[name], field=name)
         fields[name] = "\n".join(_lines(text)) if name in ("comments", "usernames", "hashtags", "groups") else text
     for name in rule.optional:
         if params.get(name, "").strip():
             fields[name] = params[name].strip()
-    if service.type == "Web Traffic":
+    if service.type == "Web Traffic" and not draft:
         _web_traffic(fields)
-    if "answer_number" in fields and _whole(fields["answer_number"]) is None:
-        raise OrderError("The answer number must be a whole number.")
+    if "answer_number" in fields and not draft and _whole(fields["answer_number"]) is None:
+        raise OrderError(gettext_noop("The answer number must be a whole number."), field="answer_number")
 
     # Some clients send runs=undefined: anything but a number is no drip-feed.
     runs = _whole(params.get("runs"))
@@ -157,11 +186,16 @@ def order_spec(service: Service, params: Mapping[str, str]) -> OrderSpec:
     interval = _whole(params.get("interval")) if runs else None
     if runs is not None:
         if not (rule.dripfeed and service.dripfeed):
-            raise OrderError(DRIPFEED_DISABLED)
+            raise OrderError(DRIPFEED_DISABLED, field="runs")
         if not interval:
-            raise OrderError("Enter the interval between runs, in minutes.")
+            raise OrderError(gettext_noop("Enter the interval between runs, in minutes."), field="interval")
         if runs > MAX_RUNS or interval > MAX_INTERVAL:
-            raise OrderError(f"At most {MAX_RUNS} runs, at most {MAX_INTERVAL} minutes apart.")
+            raise OrderError(
+                gettext_noop("At most %(runs)s runs, at most %(minutes)s minutes apart."),
+                field="runs" if runs > MAX_RUNS else "interval",
+                runs=MAX_RUNS,
+                minutes=MAX_INTERVAL,
+            )
 
     if rule.package:
         return OrderSpec(link=link, quantity=1, fields=fields, package=True)
@@ -170,7 +204,7 @@ def order_spec(service: Service, params: Mapping[str, str]) -> OrderSpec:
     else:
         given = _whole(params.get("quantity"))
         if given is None:
-            raise OrderError(INCORRECT_QUANTITY)
+            raise OrderError(INCORRECT_QUANTITY, field="quantity")
         quantity = given
     _within(service, quantity)
     if runs is not None:

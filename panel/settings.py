@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "accounts",
     "catalog",
     "billing",
@@ -86,9 +87,13 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "panel.context_processors.panel",
             ],
+            # The project package is not an app: its template filters (money, amount, duration) by name.
+            "libraries": {"panel": "panel.templatetags.panel"},
         },
     },
 ]
+
+FORM_RENDERER = "panel.forms.PanelFormRenderer"
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

@@ -6,6 +6,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from accounts.models import User
+from billing.models import DepositRequest, PaymentMethod
 from catalog.models import Category, Provider, Service
 from orders.models import Order
 
@@ -66,3 +67,24 @@ class OrderFactory(DjangoModelFactory[Order]):
     rate = Decimal("1.500000")
     charge = Decimal("1.50000")
     cost = Decimal("1.00000")
+
+
+class PaymentMethodFactory(DjangoModelFactory[PaymentMethod]):
+    class Meta:
+        model = PaymentMethod
+
+    name = factory.Sequence(lambda n: f"Bank transfer {n}")
+    instructions = "IBAN XX00 1234 5678\nWrite your username as the payment's message."
+    minimum = Decimal("10.00000")
+
+
+class DepositRequestFactory(DjangoModelFactory[DepositRequest]):
+    """A pending deposit request."""
+
+    class Meta:
+        model = DepositRequest
+
+    user = factory.SubFactory(UserFactory)
+    method = factory.SubFactory(PaymentMethodFactory)
+    amount = Decimal("25.00000")
+    reference = factory.Sequence(lambda n: f"TX-{n:06d}")

@@ -1,19 +1,117 @@
-"""Stub: replaced by the orders and refills pages."""
+"""The customer's orders and refills, and each order's Refill and Cancel buttons."""
 
-from django.http import HttpRequest, HttpResponse
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from orders.followups import cancel_allowed, cancel_request, refill_allowed, refill_request
+from orders.models import Order, Refill
+from orders.selectors import orders_for_user, refills_for_user
+from orders.validation import OrderError
+
+PER_PAGE = 50
 
 
+@dataclass(frozen=True)
+class OrderRow:
+    order: Order
+    can_refill: bool
+    can_cancel: bool
+    cancel_in_flight: bool
+
+
+@dataclass(frozen=True)
+class RefillRow:
+    refill: Refill
+    status: str  # as the customer knows it: our own bookkeeping states are all "Pending"
+    status_label: str
+
+
+def _customer(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _order_row(order: Order) -> OrderRow:
+    refill_in_flight: bool = getattr(order, "refill_in_flight", False)
+    cancel_in_flight: bool = getattr(order, "cancel_in_flight", False)
+    return OrderRow(
+        order=order,
+        can_refill=refill_allowed(order, refill_in_flight=refill_in_flight),
+        can_cancel=cancel_allowed(order) and not cancel_in_flight,
+        cancel_in_flight=cancel_in_flight,
+    )
+
+
+@login_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("orders")
+    status = request.GET.get("status", "")
+    if status not in Order.Status.values:
+        status = ""
+    search = request.GET.get("q", "").strip()
+    orders = orders_for_user(user=_customer(request), status=status, search=search)
+    page = Paginator(orders, PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "rows": [_order_row(order) for order in page],
+        "tabs": [("", _("All")), *Order.Status.choices],
+        "status": status,
+        "search": search,
+    }
+    return render(request, "orders/list.html", context)
 
 
+def _answer(request: HttpRequest, *, ok: bool, message: str) -> HttpResponse:
+    """JSON for the page's script; without it, back to the orders page as it was, with a message."""
+    if request.headers.get("X-Requested-With") == "fetch":
+        return JsonResponse({"ok": ok, "message": message}, status=200 if ok else 400)
+    messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, message)
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return redirect(back if safe else reverse("orders"))
+
+
+@require_POST
+@login_required
 def order_refill(request: HttpRequest, order_id: int) -> HttpResponse:
-    return HttpResponse("refill")
+    try:
+        refill_request(user=_customer(request), order_id=order_id)
+    except OrderError as exc:
+        return _answer(request, ok=False, message=exc.translated())
+    message = _("Refill requested for order %(id)s. Follow it on the Refills page.") % {"id": order_id}
+    return _answer(request, ok=True, message=message)
 
 
+@require_POST
+@login_required
 def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
-    return HttpResponse("cancel")
+    try:
+        upstream_request = cancel_request(user=_customer(request), order_id=order_id)
+    except OrderError as exc:
+        return _answer(request, ok=False, message=exc.translated())
+    if upstream_request is None:
+        message = _("Order %(id)s is canceled and its charge is back in your balance.")
+    else:
+        message = _("Cancel requested for order %(id)s. If the provider cancels it, the unused part is refunded.")
+    return _answer(request, ok=True, message=message % {"id": order_id})
 
 
+def _refill_row(refill: Refill) -> RefillRow:
+    known = (Refill.Status.IN_PROGRESS, *Refill.FINAL)
+    status = Refill.Status(refill.status) if refill.status in known else Refill.Status.PENDING
+    return RefillRow(refill=refill, status=status.value, status_label=str(status.label))
+
+
+@login_required
 def refill_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("refills")
+    page = Paginator(refills_for_user(user=_customer(request)), PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "orders/refills.html", {"page": page, "rows": [_refill_row(refill) for refill in page]})

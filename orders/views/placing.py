@@ -1,15 +1,267 @@
-"""Stub: replaced by the new-order and mass-order pages."""
+"""New order, its live price, and mass order: pages over orders.services (the rules live there)."""
 
-from django.http import HttpRequest, HttpResponse
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
+from django.views.decorators.http import require_GET
+
+from accounts.models import User
+from billing.services import wallet_for
+from catalog.pricing import discounted_rate
+from catalog.selectors import services_for_sale
+from orders.models import Order
+from orders.services import order_place_once, order_quote
+from orders.validation import ORDER_PARAMS, RULES, order_fields, record_id
+from panel.errors import ApplicationError
+from panel.templatetags.panel import amount, duration, money
+
+# How each order parameter reads on the page; `lines` ones are one entry per line.
+FIELDS: dict[str, tuple[Any, Any, bool]] = {
+    "link": (gettext_lazy("Link"), gettext_lazy("The page, post or profile to deliver to."), False),
+    "quantity": (gettext_lazy("Quantity"), None, False),
+    "comments": (gettext_lazy("Comments"), gettext_lazy("One comment per line; each line is one unit."), True),
+    "usernames": (gettext_lazy("Usernames"), gettext_lazy("One username per line."), True),
+    "hashtags": (gettext_lazy("Hashtags"), gettext_lazy("One hashtag per line."), True),
+    "hashtag": (gettext_lazy("Hashtag"), None, False),
+    "username": (gettext_lazy("Username"), None, False),
+    "media": (gettext_lazy("Media link"), None, False),
+    "answer_number": (gettext_lazy("Answer number"), None, False),
+    "groups": (gettext_lazy("Groups"), gettext_lazy("One group per line."), True),
+    "country": (gettext_lazy("Country"), gettext_lazy("Country code or name (optional)."), False),
+    "device": (gettext_lazy("Device"),
+               gettext_lazy("1 desktop, 2 Android, 3 iOS, 4 mixed mobile, 5 mixed all (optional)."), False),
+    "type_of_traffic": (gettext_lazy("Type of traffic"),
+                        gettext_lazy("1 Google keyword, 2 referrer, 3 blank referrer (optional)."), False),
+    "google_keyword": (gettext_lazy("Google keyword"), None, False),
+    "referring_url": (gettext_lazy("Referring URL"), None, False),
+    "runs": (gettext_lazy("Runs"), gettext_lazy("How many deliveries of the quantity."), False),
+    "interval": (gettext_lazy("Interval (minutes)"), gettext_lazy("Minutes between two runs."), False),
+}  # fmt: skip
+MASS_LINE_LIMIT = 500
+BATCH = re.compile(r"[0-9a-f]{32}")
 
 
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _catalog(user: User) -> list[dict[str, Any]]:
+    """The services for sale as the new-order page shows them, at this customer's rates."""
+    return [
+        {
+            "id": row["pk"],
+            "name": row["name"],
+            "category": row["category"],
+            "type": row["type"],
+            "rate": amount(discounted_rate(rate=row["rate"], cost=row["cost"], discount_percent=user.discount_percent)),
+            "min": row["min"],
+            "max": row["max"],
+            "refill": row["refill"],
+            "cancel": row["cancel"],
+            "dripfeed": row["dripfeed"],
+            "description": row["description"],
+            "average": duration(row["average_seconds"]),
+            "fields": order_fields(row["type"], dripfeed=row["dripfeed"]),
+        }
+        for row in services_for_sale()
+        if row["type"] in RULES  # a type we cannot take orders for yet is not offered
+    ]
+
+
+def _params(data: Any) -> dict[str, str]:
+    params = {name: str(data.get(name, "")) for name in ORDER_PARAMS if data.get(name, "") != ""}
+    if not data.get("dripfeed"):
+        params.pop("runs", None)
+        params.pop("interval", None)
+    return params
+
+
+@login_required
 def order_new(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("new order")
+    user = _user(request)
+    catalog = _catalog(user)
+    source = request.POST if request.method == "POST" else request.GET
+    chosen = record_id(source.get("service", ""))
+    service = next((row for row in catalog if row["id"] == chosen), None)
+    errors: dict[str, str] = {}
+    general = ""
+    quote_text = ""
+    if request.method == "POST":
+        params = _params(request.POST)
+        try:
+            # The form's one-time key: a double click or a resent form places the order once.
+            order_key = request.POST.get("order_key", "")
+            key = f"web:{order_key if BATCH.fullmatch(order_key) else uuid.uuid4().hex}"
+            order = order_place_once(user=user, service_id=source.get("service", ""), params=params, key=key)
+        except ApplicationError as exc:
+            if exc.field in FIELDS or exc.field == "service":
+                errors[exc.field or ""] = exc.translated()
+            else:
+                general = exc.translated()
+            quote_text = _charge_text(user, source.get("service", ""), params)
+        else:
+            messages.success(
+                request,
+                _("Order %(id)s is placed: %(charge)s charged. Your balance is now %(balance)s.")
+                % {"id": order.pk, "charge": money(order.charge), "balance": money(wallet_for(user=user).balance)},
+            )
+            return redirect(f"{reverse('order-new')}?service={order.service_id}")
+    categories = list(dict.fromkeys(row["category"] for row in catalog))
+    context = {
+        "catalog": catalog,
+        "categories": categories,
+        "service": service,
+        "category": service["category"] if service else (categories[0] if categories else ""),
+        "fields": _field_rows(service, request.POST if request.method == "POST" else {}, errors),
+        "errors": errors,
+        "general_error": general,
+        "dripfeed_on": bool(request.POST.get("dripfeed")),
+        "order_key": uuid.uuid4().hex,
+        "quote": quote_text,
+        "texts": {
+            "limits": _("Min %(min)s — max %(max)s"),
+            "short": _("More than your balance: add funds first."),
+            "units": _("%(count)s units in total"),
+            "choose": _("Choose a service"),
+        },
+    }
+    return render(request, "orders/new.html", context)
 
 
-def order_quote_json(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("quote")
+def _field_rows(service: dict[str, Any] | None, data: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
+    wanted = set(service["fields"]) if service else {"link", "quantity"}
+    return [
+        {
+            "name": name,
+            "label": label,
+            "help": help_text,
+            "lines": lines,
+            "value": data.get(name, ""),
+            "error": errors.get(name, ""),
+            "shown": name in wanted,
+            "dripfeed": name in ("runs", "interval"),
+        }
+        for name, (label, help_text, lines) in FIELDS.items()
+    ]
 
 
+def _charge_text(user: User, service_id: object, params: dict[str, str]) -> str:
+    try:
+        return money(order_quote(user=user, service_id=service_id, params=params, draft=True).charge)
+    except ApplicationError:
+        return ""
+
+
+@require_GET
+@login_required
+def order_quote_json(request: HttpRequest) -> JsonResponse:
+    """The live charge while an order is typed: the same checks and pricing as placing it, nothing moves."""
+    user = _user(request)
+    try:
+        service_id, params = request.GET.get("service", ""), _params(request.GET)
+        quote = order_quote(user=user, service_id=service_id, params=params, draft=True)
+    except ApplicationError as exc:
+        return JsonResponse({"ok": False, "error": exc.translated(), "field": exc.field})
+    return JsonResponse(
+        {
+            "ok": True,
+            "charge": money(quote.charge),
+            "quantity": quote.spec.quantity,
+            "affordable": quote.charge <= wallet_for(user=user).balance,
+        }
+    )
+
+
+@dataclass
+class MassLine:
+    number: int
+    text: str
+    service: str = ""
+    link: str = ""
+    quantity: str = ""
+    charge: Decimal | None = None
+    error: str = ""
+    order: Order | None = None
+
+
+BAD_LINE = gettext_noop("Write the line as: service ID | link | quantity")
+
+
+def _mass_lines(text: str) -> list[MassLine]:
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        line = MassLine(number=number, text=raw.strip())
+        parts = [part.strip() for part in raw.split("|")]
+        if len(parts) != 3:
+            line.error = _(BAD_LINE)
+        else:
+            line.service, line.link, line.quantity = parts
+        lines.append(line)
+    return lines
+
+
+def _mass_params(line: MassLine) -> dict[str, str]:
+    return {"link": line.link, "quantity": line.quantity}
+
+
+@login_required
 def order_mass(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("mass")
+    """Check every line first (nothing moves), then place the valid ones, each once even if sent twice."""
+    user = _user(request)
+    text = request.POST.get("orders", "")
+    step = request.POST.get("step", "")
+    lines = _mass_lines(text) if request.method == "POST" else []
+    general = ""
+    if request.method == "POST" and not lines:
+        general = _("Enter at least one order, one per line.")
+    elif len(lines) > MASS_LINE_LIMIT:
+        general = _("At most %(count)s orders at once.") % {"count": MASS_LINE_LIMIT}
+    elif step == "place" and not BATCH.fullmatch(request.POST.get("batch", "")):
+        general = _("Check the orders first, then place them.")
+    elif step == "place":
+        batch = request.POST["batch"]
+        for line in lines:
+            if line.error:
+                continue
+            try:
+                line.order = order_place_once(
+                    user=user, service_id=line.service, params=_mass_params(line), key=f"mass:{batch}:{line.number}"
+                )
+                line.charge = line.order.charge
+            except ApplicationError as exc:
+                line.error = exc.translated()
+    else:
+        for line in lines:
+            if line.error:
+                continue
+            try:
+                line.charge = order_quote(user=user, service_id=line.service, params=_mass_params(line)).charge
+            except ApplicationError as exc:
+                line.error = exc.translated()
+    valid = [line for line in lines if not line.error]
+    total = sum((line.charge or Decimal(0) for line in valid), Decimal(0))
+    context = {
+        "text": text,
+        "lines": lines,
+        "step": "placed" if step == "place" and not general else ("checked" if lines and not general else ""),
+        "valid_count": len(valid),
+        "invalid_count": len(lines) - len(valid),
+        "total": total,
+        "short": total > wallet_for(user=user).balance,
+        "batch": uuid.uuid4().hex,
+        "general_error": general,
+        "limit": MASS_LINE_LIMIT,
+    }
+    return render(request, "orders/mass.html", context)

@@ -1,0 +1,57 @@
+"""The forms of the sign-up and account pages: they check input; accounts.services does the writing."""
+
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.password_validation import password_validators_help_texts, validate_password
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150, help_text=_("Letters, digits and @/./+/-/_ only."))
+    email = forms.EmailField(label=_("Email"), help_text=_("For password resets; never shown to anyone."))
+    password = forms.CharField(
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password_again = forms.CharField(
+        label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
+        self.fields["password"].help_text = " ".join(password_validators_help_texts())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        password, again = data.get("password"), data.get("password_again")
+        if password and again and password != again:
+            self.add_error("password_again", _("The two passwords differ."))
+        elif password:
+            candidate = User(username=data.get("username", ""), email=data.get("email", ""))
+            try:
+                validate_password(password, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class ProfileForm(forms.Form):
+    email = forms.EmailField(label=_("Email"))
+    language = forms.ChoiceField(
+        label=_("Language"), choices=[("", _("As my browser asks")), *settings.LANGUAGES], required=False
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"), choices=time_zone_choices, help_text=_("Dates on your pages are shown in it.")
+    )

@@ -1,0 +1,195 @@
+"""Sign-up, sign-in with its rate limit, password reset by email, the account page and the language switch."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from accounts.models import User
+from billing.models import Wallet
+from tests.factories import UserFactory
+
+PASSWORD = "correct horse battery staple"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def _signup(client, **changes):
+    data = {"username": "carol", "email": "carol@example.com", "password": PASSWORD, "password_again": PASSWORD}
+    return client.post("/accounts/signup/", {**data, **changes})
+
+
+def test_it_signs_up_a_customer_with_a_wallet_and_signs_them_in(client):
+    response = _signup(client)
+    assert response.status_code == 302 and response["Location"] == "/"
+    carol = User.objects.get(username="carol")
+    assert not carol.is_staff and carol.check_password(PASSWORD) and Wallet.objects.get(user=carol).balance == 0
+    home = client.get("/", follow=True)
+    assert b"New order" in home.content and b"0.00 USD" in home.content
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"username": ""}, "username", "This field is required."),
+        ({"username": "bad name!"}, "username", "Enter a valid username"),
+        ({"email": "not-an-email"}, "email", "Enter a valid email address."),
+        ({"password_again": "something else entirely"}, "password_again", "The two passwords differ."),
+        ({"password": "short", "password_again": "short"}, "password", "too short"),
+        ({"password": "carol@example", "password_again": "carol@example"}, "password", "too similar"),
+    ],
+)
+def test_it_rejects_a_bad_signup_next_to_the_field(client, changes, field, message):
+    response = _signup(client, **changes)
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors.get(field, []))
+    assert message in errors
+    assert not User.objects.filter(username=changes.get("username", "carol")).exists()
+
+
+def test_it_rejects_a_taken_username_or_email(client):
+    UserFactory.create(username="Carol", email="other@example.com")
+    assert "already exists" in _signup(client).context["form"].errors["username"][0]
+    assert "already uses" in _signup(client, username="carol2", email="OTHER@example.com").context["form"].errors["email"][0]
+    assert User.objects.count() == 1
+
+
+def test_it_limits_signups_per_address_and_says_so(client, settings):
+    settings.SIGNUP_RATE_LIMIT = 2
+    _signup(client, username="u1", email="u1@example.com")
+    client.post("/accounts/logout/")
+    _signup(client, username="u2", email="u2@example.com")
+    client.post("/accounts/logout/")
+    response = _signup(client, username="u3", email="u3@example.com")
+    assert response.status_code == 429 and b"Too many attempts" in response.content
+    assert not User.objects.filter(username="u3").exists()
+
+
+def test_it_signs_in_and_out(client):
+    UserFactory.create(username="alice")
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/orders/new/").status_code == 200
+    assert client.get("/accounts/logout/").status_code == 405  # signing out is a POST (with CSRF)
+    client.post("/accounts/logout/")
+    assert client.get("/orders/new/")["Location"].startswith("/accounts/login/")
+
+
+def test_it_sends_anonymous_visitors_to_the_sign_in_page(client):
+    assert client.get("/")["Location"] == "/accounts/login/"
+    for path in ("/orders/new/", "/orders/mass/", "/account/"):
+        assert client.get(path)["Location"] == f"/accounts/login/?next={path}"
+
+
+def test_it_limits_sign_in_attempts_even_with_the_right_password(client, settings):
+    settings.LOGIN_RATE_LIMIT = 3
+    UserFactory.create(username="alice")
+    for _ in range(3):
+        assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 200
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429 and b"Too many attempts" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_limits_guessing_one_username_from_many_addresses(settings):
+    settings.LOGIN_RATE_LIMIT = 2
+    UserFactory.create(username="alice")
+    for number in range(2):
+        Client(REMOTE_ADDR=f"10.0.0.{number}").post("/accounts/login/", {"username": "alice", "password": "x"})
+    other = Client(REMOTE_ADDR="10.0.0.9").post("/accounts/login/", {"username": "ALICE", "password": PASSWORD})
+    assert other.status_code == 429
+
+
+def test_it_resets_a_password_by_email(client):
+    UserFactory.create(username="alice", email="alice@example.com")
+    response = client.post("/accounts/password-reset/", {"email": "alice@example.com"})
+    assert response["Location"] == "/accounts/password-reset/sent/"
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@example.com"]
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    form_url = client.get(link)["Location"]  # Django swaps the token for a session-bound URL
+    client.post(form_url, {"new_password1": "a brand new passphrase 7", "new_password2": "a brand new passphrase 7"})
+    assert User.objects.get(username="alice").check_password("a brand new passphrase 7")
+    assert b"This link has expired" in client.get(link, follow=True).content
+
+
+def test_it_sends_no_mail_for_an_unknown_address_and_says_the_same(client):
+    response = client.post("/accounts/password-reset/", {"email": "nobody@example.com"})
+    assert response["Location"] == "/accounts/password-reset/sent/" and mail.outbox == []
+
+
+def test_it_saves_email_language_and_time_zone(client):
+    alice = UserFactory.create(username="alice")
+    client.force_login(alice)
+    response = client.post(
+        "/account/", {"form": "profile", "email": "new@example.com", "language": "ja", "time_zone": "Asia/Tokyo"}
+    )
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert (alice.email, alice.language, alice.time_zone) == ("new@example.com", "ja", "Asia/Tokyo")
+    assert client.get("/account/").headers["Content-Language"] == "ja"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"time_zone": "Mars/Olympus"}, "time_zone"), ({"language": "xx"}, "language"), ({"email": "nope"}, "email")],
+)
+def test_it_rejects_bad_account_settings(client, changes, field):
+    alice = UserFactory.create(username="alice")
+    client.force_login(alice)
+    data = {"form": "profile", "email": "alice@example.com", "language": "", "time_zone": "UTC", **changes}
+    response = client.post("/account/", data)
+    assert response.status_code == 200 and response.context["profile"].errors[field]
+    alice.refresh_from_db()
+    assert (alice.time_zone, alice.language) == ("UTC", "")
+
+
+def test_it_refuses_an_email_another_account_uses(client):
+    UserFactory.create(username="bob", email="bob@example.com")
+    alice = UserFactory.create(username="alice")
+    client.force_login(alice)
+    data = {"form": "profile", "email": "bob@example.com", "language": "", "time_zone": "UTC"}
+    assert "already uses" in client.post("/account/", data).context["profile"].errors["email"][0]
+
+
+def test_it_changes_the_password_and_keeps_the_session(client):
+    alice = UserFactory.create(username="alice")
+    client.force_login(alice)
+    data = {"form": "password", "old_password": PASSWORD, "new_password1": "another passphrase 9",
+            "new_password2": "another passphrase 9"}  # fmt: skip
+    assert client.post("/account/", data).status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("another passphrase 9") and client.get("/account/").status_code == 200
+    data["old_password"] = "wrong"
+    assert client.post("/account/", data).context["password"].errors["old_password"]
+
+
+def test_the_language_switch_works_signed_out_and_is_remembered_signed_in(client):
+    response = client.post("/language/", {"language": "ja", "next": "/accounts/login/"})
+    assert response["Location"] == "/accounts/login/"
+    assert client.get("/accounts/login/").headers["Content-Language"] == "ja"
+    alice = UserFactory.create(username="alice")
+    client.force_login(alice)
+    client.post("/language/", {"language": "en", "next": "https://evil.example.com/"})
+    alice.refresh_from_db()
+    assert alice.language == "en"
+    assert client.post("/language/", {"language": "ja", "next": "https://evil.example.com/"})["Location"] == "/"
+
+
+def test_every_account_form_needs_the_csrf_token():
+    alice = UserFactory.create(username="alice")
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/accounts/signup/", {"username": "x"}).status_code == 403
+    assert client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 403
+    client.force_login(alice)
+    data = {"form": "profile", "email": "evil@example.com", "language": "", "time_zone": "UTC"}
+    assert client.post("/account/", data).status_code == 403
+    assert client.post("/language/", {"language": "ja"}).status_code == 403
+    alice.refresh_from_db()
+    assert alice.email == "alice@example.com" and alice.language == ""
