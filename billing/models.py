@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
@@ -31,7 +32,7 @@ class LedgerEntry(models.Model):
 
     class Kind(models.TextChoices):
         DEPOSIT = "deposit", _("Deposit")
-        CHARGE = "charge", _("Charge")
+        CHARGE = "charge", pgettext_lazy("ledger kind", "Charge")
         REFUND = "refund", _("Refund")
         ADJUSTMENT = "adjustment", _("Adjustment")
 
@@ -98,7 +99,7 @@ class DepositRequest(models.Model):
     """A customer's word that they paid; an operator approves it (one ledger deposit) or rejects it."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("deposit status", "Pending")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 

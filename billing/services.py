@@ -34,7 +34,7 @@ AMOUNT_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 class InsufficientFunds(ApplicationError):
     def __init__(self) -> None:
-        super().__init__("Not enough funds on balance")
+        super().__init__(gettext_noop("Not enough funds on balance"))
 
 
 class InvalidAmount(ApplicationError):
@@ -238,7 +238,8 @@ def deposit_approve(*, deposit_id: int, actor: User) -> bool:
         amount=deposit.amount,
         kind=Kind.DEPOSIT,
         actor=actor,
-        note=f"Deposit request {deposit.pk}: {deposit.method.name}, reference {deposit.reference}",
+        # The customer's own words only (method and reference): the page shows the note as it is.
+        note=f"{deposit.method.name} · {deposit.reference}",
     )
     deposit.status = DepositRequest.Status.APPROVED
     deposit.decided_by = actor

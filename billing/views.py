@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -40,6 +41,7 @@ class DepositForm(forms.Form):
 
     def __init__(self, *args: Any, methods: list[PaymentMethod], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["amount"].help_text = _("In %(currency)s.") % {"currency": settings.PANEL_CURRENCY}
         self.fields["method"].widget.choices = [("", _("Choose…")), *((str(m.pk), _method_label(m)) for m in methods)]
 
 

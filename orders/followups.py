@@ -77,10 +77,10 @@ def _cancel_unsent(order: Order) -> bool:
         Order.objects.filter(pk=order.pk, submission__in=[Submission.QUEUED, Submission.HELD])
         .exclude(status__in=Order.FINAL)
         .update(status=Status.CANCELED, completed_at=timezone.now(), remains=order.quantity,
-                reason="Canceled at your request before it was sent.")
+                reason=gettext_noop("Canceled at your request before it was sent."))
     )  # fmt: skip
     if changed:
-        refund_issue(order=order, amount=order.charge, note="Canceled before it was sent")
+        refund_issue(order=order, amount=order.charge, note=gettext_noop("Canceled before it was sent"))
     return changed == 1
 
 

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from billing.services import MAX_AMOUNT, refunds_issue
 from catalog.clients import provider_client
@@ -167,7 +168,7 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
             amount = refund_due(order)
             if amount > 0:
                 refunds.append((order, amount))
-    for entry in refunds_issue(refunds=refunds, note="Not delivered upstream"):
+    for entry in refunds_issue(refunds=refunds, note=gettext_noop("Not delivered upstream")):
         report.refunds += 1
         report.refunded += entry.amount
     bulk_update_rows(changed, [*STATUS_FIELDS, *SCHEDULE_FIELDS, "updated_at"])

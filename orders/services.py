@@ -32,10 +32,16 @@ Status = Order.Status
 DUPLICATE_LINK = gettext_noop("You have active order with this link. Please wait until order being completed.")
 INCORRECT_SERVICE = gettext_noop("Incorrect service ID")
 # What customers read when a provider refused an order for good; its own words stay with operators.
+# Reasons and ledger notes are stored in English and translated when a page shows them.
 _CUSTOMER_REASONS = {
-    "active order": "The link already has an active order at the provider.",
-    "link": "The provider refused the link.",
-    "quantity": "The provider refused the quantity.",
+    "active order": gettext_noop("The link already has an active order at the provider."),
+    "link": gettext_noop("The provider refused the link."),
+    "quantity": gettext_noop("The provider refused the quantity."),
+}
+OPERATOR_NOTES: dict[str, str] = {
+    Status.COMPLETED: gettext_noop("Marked Completed by an operator"),
+    Status.PARTIAL: gettext_noop("Marked Partial by an operator"),
+    Status.CANCELED: gettext_noop("Marked Canceled by an operator"),
 }
 
 
@@ -130,7 +136,7 @@ def _customer_reason(message: str) -> str:
     for marker, reason in _CUSTOMER_REASONS.items():
         if marker in text:
             return reason
-    return "The provider could not accept this order."
+    return gettext_noop("The provider could not accept this order.")
 
 
 def _claim_for_sending(order_id: int) -> bool:
@@ -218,7 +224,7 @@ def order_reject(*, order: Order, message: str) -> None:
         remains=F("quantity"),
     )
     if changed:
-        refund_issue(order=order, amount=order.charge, note="Refused upstream")
+        refund_issue(order=order, amount=order.charge, note=gettext_noop("Refused upstream"))
 
 
 def forward_due(*, limit: int = 1000, settle: timedelta = timedelta(0)) -> list[int]:
@@ -313,7 +319,7 @@ def order_finish(*, order_id: int, status: str, remains: int | None = None, reas
     order.save(update_fields=["status", "completed_at", "remains", "reason", "updated_at"])
     amount = refund_due(order)
     if amount:
-        refund_issue(order=order, amount=amount, note=f"Marked {status} by an operator")
+        refund_issue(order=order, amount=amount, note=OPERATOR_NOTES[status])
     return order
 
 

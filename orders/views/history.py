@@ -1,9 +1,12 @@
 """The customer's orders and refills, and each order's Refill and Cancel buttons."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -80,8 +83,20 @@ def _answer(request: HttpRequest, *, ok: bool, message: str) -> HttpResponse:
     return redirect(back if safe else reverse("orders"))
 
 
+def _signed_in(view: Callable[[HttpRequest, int], HttpResponse]) -> Callable[[HttpRequest, int], HttpResponse]:
+    """login_required that brings the customer back to the orders page: the action itself cannot be a GET."""
+
+    @wraps(view)
+    def signed_in_view(request: HttpRequest, order_id: int) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(reverse("orders"))
+        return view(request, order_id)
+
+    return signed_in_view
+
+
 @require_POST
-@login_required
+@_signed_in
 def order_refill(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         refill_request(user=_customer(request), order_id=order_id)
@@ -92,7 +107,7 @@ def order_refill(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@_signed_in
 def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         upstream_request = cancel_request(user=_customer(request), order_id=order_id)

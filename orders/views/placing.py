@@ -190,6 +190,8 @@ class MassLine:
     link: str = ""
     quantity: str = ""
     charge: Decimal | None = None
+    service_name: str = ""
+    units: int | None = None
     error: str = ""
     order: Order | None = None
 
@@ -236,10 +238,11 @@ def order_mass(request: HttpRequest) -> HttpResponse:
             if line.error:
                 continue
             try:
-                line.order = order_place_once(
+                order = order_place_once(
                     user=user, service_id=line.service, params=_mass_params(line), key=f"mass:{batch}:{line.number}"
                 )
-                line.charge = line.order.charge
+                line.order, line.charge, line.units = order, order.charge, order.quantity
+                line.service_name = order.service.name
             except ApplicationError as exc:
                 line.error = exc.translated()
     else:
@@ -247,7 +250,8 @@ def order_mass(request: HttpRequest) -> HttpResponse:
             if line.error:
                 continue
             try:
-                line.charge = order_quote(user=user, service_id=line.service, params=_mass_params(line)).charge
+                quote = order_quote(user=user, service_id=line.service, params=_mass_params(line))
+                line.charge, line.service_name, line.units = quote.charge, quote.service.name, quote.spec.quantity
             except ApplicationError as exc:
                 line.error = exc.translated()
     valid = [line for line in lines if not line.error]

@@ -1,4 +1,4 @@
-// The API page: a copy button for the new key, and a confirmation before a regeneration revokes the old one.
+// The API page: a copy button for the new key (panel.js asks before a regeneration revokes the old one).
 for (const button of document.querySelectorAll("[data-copy]")) {
   const key = document.getElementById(button.dataset.copy);
   const status = document.querySelector("[data-copy-status]");
@@ -12,11 +12,5 @@ for (const button of document.querySelectorAll("[data-copy]")) {
       window.getSelection().selectAllChildren(key);
       status.textContent = button.dataset.copyFailed;
     }
-  });
-}
-
-for (const form of document.querySelectorAll("form[data-confirm]")) {
-  form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
 }

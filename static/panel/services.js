@@ -31,6 +31,7 @@
     }
     for (const body of table.tBodies) body.hidden = !shown.has(body.dataset.category);
     none.hidden = shown.size > 0;
+    table.closest(".table-wrap").hidden = shown.size === 0;
     const params = new URLSearchParams(new FormData(form));
     for (const [name, value] of Array.from(params)) if (!value) params.delete(name);
     const search = params.toString();

@@ -57,7 +57,8 @@ def test_it_rejects_a_bad_signup_next_to_the_field(client, changes, field, messa
 def test_it_rejects_a_taken_username_or_email(client):
     UserFactory.create(username="Carol", email="other@example.com")
     assert "already exists" in _signup(client).context["form"].errors["username"][0]
-    assert "already uses" in _signup(client, username="carol2", email="OTHER@example.com").context["form"].errors["email"][0]
+    taken_email = _signup(client, username="carol2", email="OTHER@example.com")
+    assert "already uses" in taken_email.context["form"].errors["email"][0]
     assert User.objects.count() == 1
 
 

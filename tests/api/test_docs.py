@@ -66,7 +66,7 @@ def test_it_documents_every_order_parameter_and_service_type():
     assert web.optional == ("runs", "interval", *validation.WEB_TRAFFIC_OPTIONS)
 
 
-def _completed_order(alice, service, simulator) -> int:
+def _completed_order(alice, service) -> int:
     order = order_place(user=alice, service_id=service.pk, params={"link": LINK, "quantity": "1000"})
     order_forward(order_id=order.pk)
     return order.pk
@@ -77,7 +77,7 @@ def world(alice, services, simulator):
     """Alice's key, and real records for every id the examples use: two completed orders that can be refilled,
     one still open, and a refill; each example uses its own, so that they do not depend on their order."""
     simulator.force_outcome = "Completed"
-    completed = [_completed_order(alice, services[1], simulator) for _ in range(3)]
+    completed = [_completed_order(alice, services[1]) for _ in range(3)]
     simulator.clock.advance(3600)
     poll_statuses(everything=True)
     refill = refill_request(user=alice, order_id=completed[2]).pk

@@ -66,7 +66,7 @@ def test_it_credits_an_approved_request_once(alice, deposit, operator):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_approvals_credit_once(alice, operator):
+def test_it_credits_once_when_approvals_race(alice, operator):
     deposit = DepositRequestFactory.create(user=alice, amount=Decimal(25))
     results = run_together(lambda: deposit_approve(deposit_id=deposit.pk, actor=operator), 8)
     assert sorted(results, key=str) == [False] * 7 + [True]
@@ -110,7 +110,7 @@ def test_it_approves_nothing_for_an_unknown_id(alice, operator):
     assert _balance(alice) == Decimal(100)
 
 
-def test_the_database_refuses_an_approval_without_money_or_money_without_approval(alice, deposit):
+def test_it_keeps_approval_and_money_together_in_the_database(alice, deposit):
     entry = LedgerEntry.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         DepositRequest.objects.filter(pk=deposit.pk).update(status="approved")

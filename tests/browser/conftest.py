@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, ViewportSize, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -20,8 +20,8 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def shot(page: Page, name: str) -> None:
@@ -63,18 +63,28 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server) -> Iterator[Page]:
-    """A fresh browser session (no cookies) on the live server; JavaScript errors on any page fail the test."""
+def browser_errors() -> list[str]:
+    """What the browser reported as errors during the test; a test that expects one removes it."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, live_server, browser_errors: list[str]) -> Iterator[Page]:
+    """A fresh browser session (no cookies) on the live server; an error the browser reports fails the test."""
     # Rate-limit counters of earlier runs (sign-ups per address) live in the shared cache.
     cache.clear()
     context = browser.new_context(viewport=DESKTOP, locale="en-US", base_url=live_server.url)
     context.set_default_timeout(10_000)
     tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(f"{tab.url}: {exc}"))
-    tab.on("console", lambda msg: errors.append(f"{tab.url}: {msg.text} {msg.location}") if msg.type == "error" else None)
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            browser_errors.append(f"{tab.url}: {message.text} ({message.location.get('url', '')})")
+
+    tab.on("console", console)
+    tab.on("pageerror", lambda exc: browser_errors.append(f"{tab.url}: {exc}"))
     try:
         yield tab
     finally:
         context.close()
-    assert not errors, "the browser reported errors:\n" + "\n".join(errors)
+    assert not browser_errors, "the browser reported errors:\n" + "\n".join(browser_errors)

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
+from billing.models import PaymentMethod
 from catalog.models import Provider, Service
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import ProviderFactory
@@ -80,9 +81,10 @@ def test_it_sets_up_the_demo_and_can_run_again(simulator):
     passwords = [re.findall(r"password (\S+)", text) for text in (first, second)]
     assert len(passwords[0]) == 2 and passwords[0] != passwords[1]
     admin, customer = User.objects.get(username="admin"), User.objects.get(username="demo")
-    assert admin.is_superuser and admin.check_password(passwords[1][0])
-    assert not customer.is_staff and customer.check_password(passwords[1][1])
-    assert "http://127.0.0.1:8000/admin/" in second
+    assert not customer.is_staff and customer.check_password(passwords[1][0])
+    assert admin.is_superuser and admin.check_password(passwords[1][1])
+    assert "Customer panel: http://127.0.0.1:8000/ " in second and "http://127.0.0.1:8000/admin/" in second
+    assert PaymentMethod.objects.get().name == "Bank transfer (demo)"
 
 
 def test_it_stops_the_demo_when_the_provider_never_answers():

@@ -32,6 +32,7 @@ def test_beat_schedules_every_periodic_job_and_each_is_a_registered_task():
         "orders.tasks.send_refills_and_cancels",
         "orders.tasks.poll_refills",
         "orders.tasks.sweep_orders",
+        "orders.tasks.refresh_average_times",
         "billing.tasks.check_ledger",
     }
     assert scheduled <= set(celery_app.tasks)

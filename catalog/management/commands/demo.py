@@ -4,15 +4,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_noop
 
 from accounts.services import user_ensure
-from billing.models import LedgerEntry
+from billing.models import LedgerEntry, PaymentMethod
 from billing.services import wallet_credit
 from catalog.models import Provider
 from catalog.services import ProviderError, catalog_sync, provider_check
 
 DEMO_PROVIDER = "Demo provider"
 DEMO_FUNDS = Decimal(100)
+DEMO_PAYMENT_METHOD = "Bank transfer (demo)"
 
 
 class Command(BaseCommand):
@@ -44,16 +46,25 @@ class Command(BaseCommand):
         admin_password, customer_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         user_ensure(username="admin", email="admin@example.com", password=admin_password, superuser=True)
         customer = user_ensure(username="demo", email="demo@example.com", password=customer_password)
+        PaymentMethod.objects.get_or_create(
+            name=DEMO_PAYMENT_METHOD,
+            defaults={
+                "instructions": "Demo only: send nothing. Enter any reference; approve the request in the admin "
+                "(Billing › Deposit requests).",
+                "minimum": Decimal(5),
+            },
+        )
         if not LedgerEntry.objects.filter(wallet__user=customer).exists():
-            wallet_credit(user=customer, amount=DEMO_FUNDS, note="Demo funds")
+            wallet_credit(user=customer, amount=DEMO_FUNDS, note=gettext_noop("Demo funds"))
 
         panel = options["panel_url"].rstrip("/")
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nDemo ready: {provider.name} at {provider.api_url}: {result.summary()}\n\n"
+                f"  Customer panel: {panel}/  (English / 日本語; anyone can sign up)\n"
+                f"  Demo customer:  user demo   password {customer_password}  (with {DEMO_FUNDS} to spend)\n"
                 f"  Admin:          {panel}/admin/\n"
                 f"                  user admin  password {admin_password}\n"
-                f"  Demo customer:  user demo   password {customer_password}  (with {DEMO_FUNDS} to spend)\n"
             )
         )
 

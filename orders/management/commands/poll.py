@@ -5,12 +5,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from orders.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
 from orders.polling import poll_statuses
 from orders.services import forward_due, order_forward, orders_sweep
+from orders.stats import average_times_refresh
 
 
 class Command(BaseCommand):
     help = (
         "Run one full cycle synchronously: sweep, forward queued orders, poll statuses, send refills and cancels, "
-        "poll refills. Exits 0 when the cycle ran, even if a provider failed (failures are printed)."
+        "poll refills, refresh average completion times. Exits 0 when the cycle ran, even if a provider failed "
+        "(failures are printed)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +30,7 @@ class Command(BaseCommand):
         statuses = poll_statuses(everything=everything)
         refills_sent, cancels = refills_forward(), cancels_forward()
         refills = refills_poll(everything=everything)
+        averages = average_times_refresh()
 
         forwarded = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items())) or "none"
         self.stdout.write(f"Swept: {unknown} stuck while sending, now unknown.")
@@ -40,5 +43,6 @@ class Command(BaseCommand):
             f"Refills: {refills_sent.sent} sent, {refills_sent.refused} refused; {refills.finished} finished."
         )
         self.stdout.write(f"Cancels: {cancels.accepted} accepted, {cancels.refused} refused upstream.")
+        self.stdout.write(f"Average completion times: {averages} services changed.")
         for failure in statuses.failures + refills_sent.failures + cancels.failures + refills.failures:
             self.stdout.write(self.style.WARNING(f"Failed: {failure}"))
