@@ -8,7 +8,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -64,11 +64,23 @@ def login(request: HttpRequest) -> HttpResponseBase:
 
 
 logout = auth_views.LogoutView.as_view()
-password_reset = auth_views.PasswordResetView.as_view(
+_password_reset_view = auth_views.PasswordResetView.as_view(
     template_name="accounts/password_reset.html",
     email_template_name="accounts/password_reset_email.txt",
     subject_template_name="accounts/password_reset_subject.txt",
 )
+
+
+def password_reset(request: HttpRequest) -> HttpResponseBase:
+    """Django's reset by email, rate limited per client address so that nobody floods a mailbox through us."""
+    if request.method == "POST" and _limited(request, "password-reset", settings.SIGNUP_RATE_LIMIT):
+        form = PasswordResetForm(request.POST)
+        form.errors.clear()
+        form.add_error(None, TOO_MANY_ATTEMPTS)
+        return render(request, "accounts/password_reset.html", {"form": form}, status=429)
+    return _password_reset_view(request)
+
+
 password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html")
 password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
     template_name="accounts/password_reset_confirm.html"

@@ -125,6 +125,15 @@ def test_it_sends_no_mail_for_an_unknown_address_and_says_the_same(client):
     assert response["Location"] == "/accounts/password-reset/sent/" and mail.outbox == []
 
 
+def test_it_limits_reset_mails_per_address(client, settings):
+    settings.SIGNUP_RATE_LIMIT = 2
+    UserFactory.create(username="alice", email="alice@example.com")
+    for _ in range(2):
+        client.post("/accounts/password-reset/", {"email": "alice@example.com"})
+    response = client.post("/accounts/password-reset/", {"email": "alice@example.com"})
+    assert response.status_code == 429 and b"Too many attempts" in response.content and len(mail.outbox) == 2
+
+
 def test_it_saves_email_language_and_time_zone(client):
     alice = UserFactory.create(username="alice")
     client.force_login(alice)
