@@ -22,15 +22,19 @@ from accounts.forms import ProfileForm, SignupForm
 from accounts.models import User
 from accounts.services import account_update, customer_create, user_language_set
 from panel.errors import ApplicationError
-from panel.ratelimit import allow
+from panel.ratelimit import allow, hits
 
 TOO_MANY_ATTEMPTS = gettext_lazy("Too many attempts from your address. Please wait a few minutes and try again.")
 
 
 def _client_address(request: HttpRequest) -> str:
-    # The proxy in front (docker-compose) sets X-Forwarded-For; without one REMOTE_ADDR is the client.
-    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
-    return forwarded.split(",")[-1].strip() or str(request.META.get("REMOTE_ADDR", ""))
+    # Behind N proxies that each append to X-Forwarded-For, the client is the N-th entry from the end; anything
+    # before it is whatever the client wrote. With no proxy (the default) the header is not to be trusted at all.
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = [part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
+        return str(forwarded[-proxies])
+    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def _limited(request: HttpRequest, name: str, limit: int) -> bool:
@@ -49,18 +53,26 @@ _login_view = auth_views.LoginView.as_view(
 )
 
 
+def _refused(request: HttpRequest, template: str, form: Any) -> HttpResponse:
+    # An unbound form: a refused attempt must not cost a password hash (nor tell whether the password was right).
+    return render(request, template, {"form": form, "refused": TOO_MANY_ATTEMPTS}, status=429)
+
+
 def login(request: HttpRequest) -> HttpResponseBase:
-    """Django's sign-in, rate limited per client address and per username (Redis-backed)."""
-    if request.method == "POST":
-        username = request.POST.get("username", "")[:150].lower()
-        if _limited(request, "login", settings.LOGIN_RATE_LIMIT) or not allow(
-            name=f"login-user:{username}", limit=settings.LOGIN_RATE_LIMIT, window=settings.AUTH_RATE_WINDOW
-        ):
-            form = _LoginForm(request, data=request.POST)
-            form.errors.clear()
-            form.add_error(None, TOO_MANY_ATTEMPTS)
-            return render(request, "accounts/login.html", {"form": form}, status=429)
-    return _login_view(request)
+    """Django's sign-in, limited per client address (every attempt) and per username (failed attempts only)."""
+    if request.method != "POST":
+        return _login_view(request)
+    username = request.POST.get("username", "")[:150]
+    failures = f"login-failed:{username.lower()}"
+    window = settings.AUTH_RATE_WINDOW
+    if _limited(request, "login", settings.LOGIN_RATE_LIMIT) or hits(name=failures, window=window) >= (
+        settings.LOGIN_RATE_LIMIT
+    ):
+        return _refused(request, "accounts/login.html", _LoginForm(request, initial={"username": username}))
+    response = _login_view(request)
+    if response.status_code == 200:  # the form came back: a wrong username or password
+        allow(name=failures, limit=settings.LOGIN_RATE_LIMIT, window=window)
+    return response
 
 
 logout = auth_views.LogoutView.as_view()
@@ -74,10 +86,7 @@ _password_reset_view = auth_views.PasswordResetView.as_view(
 def password_reset(request: HttpRequest) -> HttpResponseBase:
     """Django's reset by email, rate limited per client address so that nobody floods a mailbox through us."""
     if request.method == "POST" and _limited(request, "password-reset", settings.SIGNUP_RATE_LIMIT):
-        form = PasswordResetForm(request.POST)
-        form.errors.clear()
-        form.add_error(None, TOO_MANY_ATTEMPTS)
-        return render(request, "accounts/password_reset.html", {"form": form}, status=429)
+        return _refused(request, "accounts/password_reset.html", PasswordResetForm())
     return _password_reset_view(request)
 
 
@@ -104,9 +113,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST":
         if _limited(request, "signup", settings.SIGNUP_RATE_LIMIT):
-            form.errors.clear()
-            form.add_error(None, TOO_MANY_ATTEMPTS)
-            return render(request, "accounts/signup.html", {"form": form}, status=429)
+            kept = {name: request.POST.get(name, "") for name in ("username", "email")}
+            return _refused(request, "accounts/signup.html", SignupForm(initial=kept))
         if form.is_valid():
             try:
                 user = customer_create(

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_issue
@@ -38,11 +38,16 @@ def api_page(request: HttpRequest) -> HttpResponse:
     return render(request, "api/page.html", _context(request, _user(request)))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
 def api_key_new(request: HttpRequest) -> HttpResponse:
-    """Issue a key and show it in this response only: a redirect would need it stored somewhere to show again."""
+    """Issue a key and show it in this response only: a redirect would need it stored somewhere to show again.
+
+    A GET (a reload, the language switch on this page) goes back to the API page and issues nothing.
+    """
+    if request.method == "GET":
+        return redirect("api-page")
     user = _user(request)
     new_key = api_key_issue(user=user)
     return render(request, "api/page.html", {**_context(request, user), "new_key": new_key})

@@ -69,7 +69,9 @@ def _add(user: User, params: Params) -> Any:
     order_params = {name: value for name, value in params.items() if name not in CONTROL_PARAMS}
     service_id = params.get("service", "")
     if "idempotency_key" in params:
-        order = order_place_once(user=user, service_id=service_id, params=order_params, key=params["idempotency_key"])
+        order, _ = order_place_once(
+            user=user, service_id=service_id, params=order_params, key=params["idempotency_key"]
+        )
     else:
         order = order_place(user=user, service_id=service_id, params=order_params)
     return {"order": order.pk}

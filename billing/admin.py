@@ -48,7 +48,9 @@ class AdjustmentForm(forms.Form):
         widget=forms.RadioSelect,
     )
     amount = forms.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
-    note = forms.CharField(max_length=500, help_text="Why: kept in the ledger with your name.")
+    note = forms.CharField(
+        max_length=500, help_text="Why: kept in the ledger with your name; the customer sees it in their history."
+    )
 
     def clean_amount(self) -> Decimal:
         amount: Decimal = self.cleaned_data["amount"]

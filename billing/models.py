@@ -128,6 +128,12 @@ class DepositRequest(models.Model):
                 | (~Q(status="approved") & Q(entry__isnull=True)),
                 name="deposit_approved_iff_entry",
             ),
+            # One payment, one request: a double click or a resent form cannot ask twice for the same money.
+            models.UniqueConstraint(
+                fields=["user", "method", "reference"],
+                condition=Q(status__in=["pending", "approved"]),
+                name="deposit_one_open_request_per_reference",
+            ),
         ]
 
     def __str__(self) -> str:

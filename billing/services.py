@@ -186,6 +186,11 @@ def ledger_mismatches() -> list[Wallet]:
     return [w for w in wallets if w.balance != Decimal(w.total).quantize(AMOUNT_QUANTUM)]
 
 
+DUPLICATE_REFERENCE = gettext_noop(
+    "You already told us about a payment with this reference: it is waiting for us or already credited."
+)
+
+
 def _amount_from_text(text: str) -> Decimal:
     text = text.strip()
     if not AMOUNT_TEXT.fullmatch(text):
@@ -218,7 +223,11 @@ def deposit_request_create(*, user: User, method_id: object, amount: str, refere
             field="reference",
             max=REFERENCE_MAX_LENGTH,
         )
-    return DepositRequest.objects.create(user=user, method=method, amount=value, reference=reference)
+    try:
+        with transaction.atomic():
+            return DepositRequest.objects.create(user=user, method=method, amount=value, reference=reference)
+    except IntegrityError:
+        raise ApplicationError(DUPLICATE_REFERENCE, field="reference") from None
 
 
 @transaction.atomic

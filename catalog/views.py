@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from catalog.pricing import discounted_rate
 from catalog.selectors import catalog_version, services_for_sale
+from orders.validation import RULES
 from panel.templatetags.panel import amount, duration
 
 # One service's row. Built with format_html (which escapes every value) rather than a template loop: at 5,000
@@ -31,8 +32,11 @@ ROW = (
     '<tr data-id="{id}" data-refill="{refill}" data-cancel="{cancel}"><td class="nowrap">{id}</td>'
     '<td class="service-cell"><span id="service-{id}" data-name>{name}</span>{badges}{description}</td>'
     '<td class="num">{rate}</td><td class="num">{min}</td><td class="num">{max}</td>'
-    '<td class="hide-narrow nowrap">{time}</td><td><a class="button small" id="order-{id}" '
-    'href="{order_url}?service={id}" aria-labelledby="order-{id} service-{id}">{order}</a></td></tr>\n'
+    '<td class="hide-narrow nowrap">{time}</td><td>{order}</td></tr>\n'
+)
+ORDER_LINK = (
+    '<a class="button small" id="order-{id}" href="{url}?service={id}" aria-labelledby="order-{id} service-{id}">'
+    "{text}</a>"
 )
 DESCRIPTION = '<details><summary>{}</summary><div class="pre small">{}</div></details>'
 # A shared cache (Redis) drops a rendering at once: catalog_changed() gives the catalog a new version. This only
@@ -92,6 +96,12 @@ def _row_renderer(discount: Decimal) -> Callable[[dict[str, Any]], SafeString]:
     money, took, badges = memoize(amount), memoize(duration), memoize(_badges)
     order_url, order_text, description_text = reverse("order-new"), _("Order"), _("Description")
 
+    def order_link(row: dict[str, Any]) -> SafeString | str:
+        # A type the panel cannot take orders for yet is listed, but not offered.
+        if row["type"] not in RULES:
+            return "—"
+        return format_html(ORDER_LINK, id=row["pk"], url=order_url, text=order_text)
+
     def row_html(row: dict[str, Any]) -> SafeString:
         rate = discounted_rate(rate=row["rate"], cost=row["cost"], discount_percent=discount)
         description = format_html(DESCRIPTION, description_text, row["description"]) if row["description"] else ""
@@ -107,8 +117,7 @@ def _row_renderer(discount: Decimal) -> Callable[[dict[str, Any]], SafeString]:
             min=number(row["min"]),
             max=number(row["max"]),
             time=took(row["average_seconds"]),
-            order_url=order_url,
-            order=order_text,
+            order=order_link(row),
         )
 
     return row_html

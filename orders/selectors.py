@@ -26,7 +26,7 @@ def orders_for_user(*, user: User, status: str = "", search: str = "") -> QueryS
     orders = Order.objects.filter(user=user)
     if status:
         orders = orders.filter(status=status)
-    search = search.strip()
+    search = search.replace("\x00", "").strip()  # Postgres text cannot hold NUL: it cannot match anything
     if search:
         found = Q(link__icontains=search)
         if (order_id := record_id(search)) is not None:

@@ -341,22 +341,25 @@ def _placed_with_key(user: User, key: str, fingerprint: str) -> Order | None:
     return earlier.order
 
 
-def order_place_once(*, user: User, service_id: object, params: Mapping[str, str], key: str) -> Order:
-    """order_place, at most once per idempotency key: a repeat with the same parameters returns the first order."""
+def order_place_once(*, user: User, service_id: object, params: Mapping[str, str], key: str) -> tuple[Order, bool]:
+    """order_place, at most once per idempotency key: a repeat with the same parameters returns the first order.
+
+    Returns the order and whether this call placed it (False for a repeat).
+    """
     if not 0 < len(key) <= 64:
         raise OrderError(gettext_noop("The idempotency key must be 1 to 64 characters."))
     fingerprint = _fingerprint(service_id, params)
     earlier = _placed_with_key(user, key, fingerprint)
     if earlier is not None:
-        return earlier
+        return earlier, False
     try:
         with transaction.atomic():
             order = order_place(user=user, service_id=service_id, params=params)
             IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint, order=order)
-            return order
+            return order, True
     except IntegrityError:
         # The same key raced in from a parallel request, whose order stands; this one was rolled back whole.
         earlier = _placed_with_key(user, key, fingerprint)
         if earlier is None:
             raise
-        return earlier
+        return earlier, False

@@ -20,6 +20,7 @@ INCORRECT_REQUEST = gettext_noop("Incorrect request")
 INCORRECT_LINK = gettext_noop("Incorrect link")
 INCORRECT_QUANTITY = gettext_noop("Incorrect quantity")
 DRIPFEED_DISABLED = gettext_noop("Drip-feed is disabled for this service")
+INVALID_CHARACTERS = gettext_noop("The text contains a character that cannot be stored (a NUL byte).")
 QUANTITY_BELOW_MIN = gettext_noop("Quantity less than minimal %(min)s")
 QUANTITY_ABOVE_MAX = gettext_noop("Quantity more than maximum %(max)s")
 
@@ -103,7 +104,7 @@ def _lines(text: str) -> list[str]:
 
 def clean_link(value: str) -> str:
     link = value.strip()
-    if not link or len(link) > 2000 or any(char.isspace() for char in link):
+    if not link or len(link) > 2000 or any(char.isspace() or not char.isprintable() for char in link):
         raise OrderError(INCORRECT_LINK, field="link")
     parts = urlsplit(link if "://" in link else f"https://{link}")
     host = parts.hostname or ""
@@ -171,10 +172,14 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
         text = params.get(name, "").replace("\r\n", "\n").strip()
         if not text and not draft:
             raise OrderError(MISSING_FIELD[name], field=name)
+        if "\x00" in text:
+            raise OrderError(INVALID_CHARACTERS, field=name)
         fields[name] = "\n".join(_lines(text)) if name in ("comments", "usernames", "hashtags", "groups") else text
     for name in rule.optional:
         if params.get(name, "").strip():
             fields[name] = params[name].strip()
+            if "\x00" in fields[name]:
+                raise OrderError(INVALID_CHARACTERS, field=name)
     if service.type == "Web Traffic" and not draft:
         _web_traffic(fields)
     if "answer_number" in fields and not draft and _whole(fields["answer_number"]) is None:

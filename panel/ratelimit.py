@@ -15,3 +15,9 @@ def allow(*, name: str, limit: int, window: int) -> bool:
         # The counter expired between add and incr: this is the window's first hit.
         cache.set(key, 1, timeout=window * 2)
         return True
+
+
+def hits(*, name: str, window: int) -> int:
+    """How many hits `name` has in the current window, without counting one."""
+    count = cache.get(f"ratelimit:{name}:{int(time.time() // window)}")
+    return int(count or 0)

@@ -137,6 +137,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="panel@localhost")
 LOGIN_RATE_LIMIT = env.int("LOGIN_RATE_LIMIT", default=10)
 SIGNUP_RATE_LIMIT = env.int("SIGNUP_RATE_LIMIT", default=5)
 AUTH_RATE_WINDOW = env.int("AUTH_RATE_WINDOW", default=300)
+# How many proxies in front append to X-Forwarded-For (0: none, the header is ignored). Rate limits count per client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -102,7 +102,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
             # The form's one-time key: a double click or a resent form places the order once.
             order_key = request.POST.get("order_key", "")
             key = f"web:{order_key if BATCH.fullmatch(order_key) else uuid.uuid4().hex}"
-            order = order_place_once(user=user, service_id=source.get("service", ""), params=params, key=key)
+            order, placed = order_place_once(user=user, service_id=source.get("service", ""), params=params, key=key)
         except ApplicationError as exc:
             if exc.field in FIELDS or exc.field == "service":
                 errors[exc.field or ""] = exc.translated()
@@ -110,11 +110,12 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 general = exc.translated()
             quote_text = _charge_text(user, source.get("service", ""), params)
         else:
-            messages.success(
-                request,
-                _("Order %(id)s is placed: %(charge)s charged. Your balance is now %(balance)s.")
-                % {"id": order.pk, "charge": money(order.charge), "balance": money(wallet_for(user=user).balance)},
-            )
+            facts = {"id": order.pk, "charge": money(order.charge), "balance": money(wallet_for(user=user).balance)}
+            if placed:
+                text = _("Order %(id)s is placed: %(charge)s charged. Your balance is now %(balance)s.") % facts
+            else:
+                text = _("Order %(id)s was already placed with this form; nothing more was charged.") % facts
+            messages.success(request, text)
             return redirect(f"{reverse('order-new')}?service={order.service_id}")
     categories = list(dict.fromkeys(row["category"] for row in catalog))
     context = {
@@ -192,6 +193,7 @@ class MassLine:
     charge: Decimal | None = None
     service_name: str = ""
     units: int | None = None
+    repeat: bool = False  # placed by an earlier sending of the same checked list
     error: str = ""
     order: Order | None = None
 
@@ -238,10 +240,10 @@ def order_mass(request: HttpRequest) -> HttpResponse:
             if line.error:
                 continue
             try:
-                order = order_place_once(
+                order, placed = order_place_once(
                     user=user, service_id=line.service, params=_mass_params(line), key=f"mass:{batch}:{line.number}"
                 )
-                line.order, line.charge, line.units = order, order.charge, order.quantity
+                line.order, line.charge, line.units, line.repeat = order, order.charge, order.quantity, not placed
                 line.service_name = order.service.name
             except ApplicationError as exc:
                 line.error = exc.translated()
@@ -255,12 +257,14 @@ def order_mass(request: HttpRequest) -> HttpResponse:
             except ApplicationError as exc:
                 line.error = exc.translated()
     valid = [line for line in lines if not line.error]
-    total = sum((line.charge or Decimal(0) for line in valid), Decimal(0))
+    total = sum((line.charge or Decimal(0) for line in valid if not line.repeat), Decimal(0))
     context = {
         "text": text,
         "lines": lines,
         "step": "placed" if step == "place" and not general else ("checked" if lines and not general else ""),
         "valid_count": len(valid),
+        "new_count": sum(not line.repeat for line in valid),
+        "repeat_count": sum(line.repeat for line in valid),
         "invalid_count": len(lines) - len(valid),
         "total": total,
         "short": total > wallet_for(user=user).balance,

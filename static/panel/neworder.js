@@ -115,10 +115,13 @@
   form.addEventListener("input", (event) => {
     if (event.target !== search && event.target !== select && event.target !== category) requote();
   });
+  const submit = document.getElementById("submit-order");
   form.addEventListener("submit", () => {
     // The server places a resent form once (order_key); this only spares a confusing second click.
-    setTimeout(() => { document.getElementById("submit-order").disabled = true; }, 0);
+    setTimeout(() => { submit.disabled = true; }, 0);
   });
+  // Back to this page from the next one: the browser may restore it as it was, button disabled.
+  window.addEventListener("pageshow", () => { submit.disabled = false; });
   if (select.value) {
     const service = byId.get(select.value);
     if (service) category.value = service.category;

@@ -14,6 +14,8 @@
     cancel: tr.dataset.cancel === "1",
     category: tr.parentElement.dataset.category,
   }));
+  // A list the server already filtered (a shared ?q= link) lacks rows: widening it needs the server again.
+  const complete = !window.location.search;
   let timer = null;
 
   function apply() {
@@ -32,18 +34,17 @@
     for (const body of table.tBodies) body.hidden = !shown.has(body.dataset.category);
     none.hidden = shown.size > 0;
     table.closest(".table-wrap").hidden = shown.size === 0;
-    const params = new URLSearchParams(new FormData(form));
-    for (const [name, value] of Array.from(params)) if (!value) params.delete(name);
-    const search = params.toString();
-    history.replaceState(null, "", search ? `?${search}` : location.pathname);
   }
 
   form.addEventListener("input", () => {
     clearTimeout(timer);
-    timer = setTimeout(apply, 150);
+    timer = setTimeout(complete ? apply : () => form.requestSubmit(), complete ? 150 : 600);
   });
   form.addEventListener("submit", (event) => {
+    if (!complete) return;
     event.preventDefault();
     apply();
   });
+  // A reload or Back may restore what was typed in the filters: show the rows that match it.
+  if (complete) apply();
 })();

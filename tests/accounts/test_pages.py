@@ -108,6 +108,63 @@ def test_it_limits_guessing_one_username_from_many_addresses(settings):
     assert other.status_code == 429
 
 
+def test_a_blocked_sign_in_does_not_even_check_the_password(client, settings):
+    from django.contrib.auth.signals import user_login_failed
+
+    settings.LOGIN_RATE_LIMIT = 1
+    UserFactory.create(username="alice")
+    checked = []
+
+    def receiver(**kwargs):
+        checked.append(kwargs)
+
+    user_login_failed.connect(receiver)
+    try:
+        client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+        assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 429
+    finally:
+        user_login_failed.disconnect(receiver)
+    assert len(checked) == 1
+
+
+def test_only_failed_sign_ins_count_against_a_username(settings):
+    settings.LOGIN_RATE_LIMIT = 2
+    UserFactory.create(username="alice")
+    for number in range(3):
+        response = Client(REMOTE_ADDR=f"10.0.1.{number}").post(
+            "/accounts/login/", {"username": "alice", "password": PASSWORD}
+        )
+        assert response.status_code == 302
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_limit(settings):
+    settings.SIGNUP_RATE_LIMIT = 1
+    client = Client(REMOTE_ADDR="10.0.2.1")
+    first = {"username": "u1", "email": "u1@example.com", "password": PASSWORD, "password_again": PASSWORD}
+    assert client.post("/accounts/signup/", first, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 302
+    client.post("/accounts/logout/")
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "u2", "email": "u2@example.com", "password": PASSWORD, "password_again": PASSWORD},
+        HTTP_X_FORWARDED_FOR="2.2.2.2",
+    )
+    assert response.status_code == 429 and not User.objects.filter(username="u2").exists()
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(settings):
+    settings.SIGNUP_RATE_LIMIT, settings.TRUSTED_PROXY_COUNT = 1, 1
+    proxy = Client(REMOTE_ADDR="10.0.3.1")
+    data = {"password": PASSWORD, "password_again": PASSWORD}
+    first = {"username": "u1", "email": "u1@example.com", **data}
+    second = {"username": "u2", "email": "u2@example.com", **data}
+    assert proxy.post("/accounts/signup/", first, HTTP_X_FORWARDED_FOR="forged, 1.1.1.1").status_code == 302
+    proxy.post("/accounts/logout/")
+    assert proxy.post("/accounts/signup/", second, HTTP_X_FORWARDED_FOR="forged, 2.2.2.2").status_code == 302
+    proxy.post("/accounts/logout/")
+    third = {"username": "u3", "email": "u3@example.com", **data}
+    assert proxy.post("/accounts/signup/", third, HTTP_X_FORWARDED_FOR="other, 2.2.2.2").status_code == 429
+
+
 def test_it_resets_a_password_by_email(client):
     UserFactory.create(username="alice", email="alice@example.com")
     response = client.post("/accounts/password-reset/", {"email": "alice@example.com"})

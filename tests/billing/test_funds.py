@@ -102,6 +102,20 @@ def test_it_records_a_deposit_request_and_says_so(alice, bank):
     assert Wallet.objects.get(user=alice).balance == Decimal(100)
 
 
+def test_a_form_sent_twice_asks_once_and_a_rejected_reference_can_be_sent_again(alice, bank, admin_user):
+    from billing.services import deposit_reject
+
+    client = _client(alice)
+    form = {"amount": "25", "method": str(bank.pk), "reference": "TX-7"}
+    assert client.post(FUNDS, form).status_code == 302
+    again = client.post(FUNDS, form)
+    assert again.status_code == 200 and "You already told us about a payment" in again.content.decode()
+    assert DepositRequest.objects.count() == 1
+    deposit_reject(deposit_id=DepositRequest.objects.get().pk, actor=admin_user, note="Not received")
+    assert client.post(FUNDS, form).status_code == 302
+    assert DepositRequest.objects.filter(status="pending").count() == 1
+
+
 @pytest.mark.parametrize(
     ("form", "field", "error"),
     [

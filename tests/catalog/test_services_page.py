@@ -159,3 +159,11 @@ def test_it_reads_the_catalog_in_the_same_number_of_queries_for_1_or_40_services
     assert len(_rates(_page(browser))) == 1  # still the cached catalog
     assert queries() == one
     assert len(_rates(_page(browser))) == 40
+
+
+def test_it_lists_a_type_we_cannot_order_yet_without_an_order_button(browser):
+    orderable = ServiceFactory.create(name="Likes")
+    subscription = ServiceFactory.create(name="Auto likes", type="Subscriptions")
+    page = _page(browser)
+    assert f'href="/orders/new/?service={orderable.pk}"' in page
+    assert "Auto likes" in page and f"?service={subscription.pk}" not in page

@@ -55,10 +55,12 @@ def test_it_places_an_order_and_shows_its_id_and_the_new_balance(shop, alice, se
     assert _balance(alice) == Decimal("98.65000")
 
 
-def test_a_form_sent_twice_places_one_order(shop, alice, services):
+def test_a_form_sent_twice_places_one_order_and_says_so(shop, alice, services):
     _order(shop, services[1], link=LINK, quantity="1000")
-    _order(shop, services[1], link=LINK, quantity="1000")
+    again = _order(shop, services[1], link=LINK, quantity="1000")
     assert Order.objects.filter(user=alice).count() == 1 and _balance(alice) == Decimal("98.65000")
+    order = Order.objects.get()
+    assert f"Order {order.pk} was already placed with this form; nothing more was charged." in again.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -165,6 +167,9 @@ def test_mass_order_places_the_valid_lines_once_even_if_sent_twice(shop, alice, 
     for response in (first, second):
         outcome = [(line.number, line.order.pk if line.order else line.error) for line in response.context["lines"]]
         assert outcome == [(1, orders[0].pk), (2, "Incorrect link"), (3, orders[1].pk)]
+    assert (first.context["new_count"], first.context["total"]) == (2, Decimal("5.10000"))
+    assert (second.context["new_count"], second.context["repeat_count"], second.context["total"]) == (0, 2, 0)
+    assert "2 orders were already placed by an earlier sending" in second.content.decode()
     assert _balance(alice) == Decimal("100") - Decimal("1.35") - Decimal("3.75")
     assert LedgerEntry.objects.filter(kind="charge").count() == 2
 
@@ -212,3 +217,14 @@ def test_bob_places_with_his_own_money_only(client, alice, services):
     response = _order(client, services[1], link=LINK, quantity="1000")
     assert response.context["general_error"] == "Not enough funds on balance"
     assert _balance(alice) == Decimal(100)
+
+
+def test_a_nul_byte_is_refused_with_a_message_not_a_crash(shop, alice, services):
+    link = _order(shop, services[1], link="https://a.com/\x00x", quantity="100")
+    assert link.context["errors"] == {"link": "Incorrect link"}
+    comments = _order(shop, services[6], link=LINK, comments="fine\nbad\x00")
+    assert comments.context["errors"]["comments"].startswith("The text contains a character")
+    mass = _mass(shop, f"{services[1].pk} | https://a.com/\x00x | 100\n{services[1].pk} | {LINK} | 100", step="place")
+    assert [line.error for line in mass.context["lines"]] == ["Incorrect link", ""]
+    assert shop.get("/orders/", {"q": "a\x00b"}).status_code == 200
+    assert Order.objects.count() == 1
