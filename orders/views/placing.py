@@ -4,21 +4,25 @@ import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html, json_script
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from billing.services import wallet_for
 from catalog.pricing import discounted_rate
-from catalog.selectors import services_for_sale
+from catalog.selectors import catalog_version, services_for_sale
 from orders.models import Order
 from orders.services import order_place_once, order_quote
 from orders.validation import ORDER_PARAMS, RULES, order_fields, record_id
@@ -55,6 +59,39 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class Offer:
+    """The catalog as the new-order page shows it at one discount and in one language: built once, then cached."""
+
+    rows: dict[int, dict[str, Any]]  # by service id, in the catalog's order
+    options: str  # the service select's <optgroup>s, HTML, nothing selected
+    data: str  # the rows as a JSON <script> for the page's script
+
+
+OPTION = '<option value="{id}" data-category="{category}">{id} — {name} — {rate}</option>'
+# A shared cache (Redis) drops an offer at once (a new catalog version); this bounds a per-process cache.
+OFFER_SECONDS = 600
+
+
+def _offer(user: User) -> Offer:
+    key = f"new-order:{catalog_version()}:{user.discount_percent}:{get_language()}"
+    offer: Offer | None = cache.get(key)
+    if offer is None:
+        rows = _catalog(user)
+        groups = groupby(rows, key=lambda row: row["category"])
+        options = "".join(
+            format_html(
+                '<optgroup label="{}">{}</optgroup>',
+                category,
+                SafeString("".join(format_html(OPTION, **row) for row in members)),
+            )
+            for category, members in groups
+        )
+        offer = Offer(rows={row["id"]: row for row in rows}, options=options, data=json_script(rows, "catalog-data"))
+        cache.set(key, offer, OFFER_SECONDS)
+    return offer
+
+
 def _catalog(user: User) -> list[dict[str, Any]]:
     """The services for sale as the new-order page shows them, at this customer's rates."""
     return [
@@ -89,10 +126,11 @@ def _params(data: Any) -> dict[str, str]:
 @login_required
 def order_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    catalog = _catalog(user)
+    offer = _offer(user)
+    catalog = list(offer.rows.values())
     source = request.POST if request.method == "POST" else request.GET
     chosen = record_id(source.get("service", ""))
-    service = next((row for row in catalog if row["id"] == chosen), None)
+    service = offer.rows.get(chosen or 0)
     errors: dict[str, str] = {}
     general = ""
     quote_text = ""
@@ -118,8 +156,14 @@ def order_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, text)
             return redirect(f"{reverse('order-new')}?service={order.service_id}")
     categories = list(dict.fromkeys(row["category"] for row in catalog))
+    options = offer.options
+    if service:
+        # Ids are unique in the list, so this marks exactly the chosen one (for browsers without the script).
+        options = options.replace(f'<option value="{service["id"]}"', f'<option value="{service["id"]}" selected', 1)
     context = {
         "catalog": catalog,
+        "options": mark_safe(options),  # noqa: S308 - built with format_html from escaped values
+        "catalog_data": mark_safe(offer.data),  # noqa: S308 - json_script's output, escaped for <script>
         "categories": categories,
         "service": service,
         "category": service["category"] if service else (categories[0] if categories else ""),

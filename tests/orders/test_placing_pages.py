@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from billing.models import LedgerEntry, Wallet
+from catalog.models import Service
 from catalog.selectors import catalog_changed
 from orders.models import Order
 from tests.factories import ServiceFactory, UserFactory
@@ -228,3 +229,16 @@ def test_a_nul_byte_is_refused_with_a_message_not_a_crash(shop, alice, services)
     assert [line.error for line in mass.context["lines"]] == ["Incorrect link", ""]
     assert shop.get("/orders/", {"q": "a\x00b"}).status_code == 200
     assert Order.objects.count() == 1
+
+
+def test_it_marks_the_chosen_service_for_browsers_without_the_script(shop, services):
+    page = shop.get(f"/orders/new/?service={services[4].pk}").content.decode()
+    assert f'<option value="{services[4].pk}" selected data-category=' in page
+    assert page.count(" selected data-category=") == 1
+
+
+def test_the_new_order_page_shows_a_price_change_at_once(shop, services):
+    assert shop.get(f"/orders/new/?service={services[1].pk}").context["service"]["rate"] == "1.35"
+    Service.objects.filter(pk=services[1].pk).update(rate=Decimal("2.5"))
+    catalog_changed()  # what every catalog write calls once it commits
+    assert shop.get(f"/orders/new/?service={services[1].pk}").context["service"]["rate"] == "2.50"

@@ -1,4 +1,4 @@
-"""Benchmark the services page with a large catalog: render time cold and warm, queries, size; asserts nothing.
+"""Benchmark the services and new-order pages with a large catalog: render time cold and warm, queries, size; asserts nothing.
 
 Tops the catalog up to --services services for sale inside a transaction that is rolled back at the end, so
 the database is left as it was; the cached catalog is dropped before and after.
@@ -22,7 +22,7 @@ CATEGORIES = 50
 
 
 class Command(BaseCommand):
-    help = "Render /services/ with a large catalog; print cold and warm times and query counts."
+    help = "Render /services/ and /orders/new/ with a large catalog; print cold and warm times and query counts."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--services", type=int, default=5000)
@@ -36,21 +36,25 @@ class Command(BaseCommand):
             client.force_login(User.objects.create(username="bench-services-page"))
             self.stdout.write(f"{len(services_for_sale())} services for sale ({created} created for this run)")
 
-            catalog_changed()
-            cold, queries, size = self._get(client, "/services/")
-            self._line("cold (query + render)", cold, queries, f"{size / 1024:.0f} KiB")
-            catalog_changed()
-            services_for_sale()
-            render, queries, _ = self._get(client, "/services/")
-            self._line("cold, rows cached (render)", render, queries)
-            warm = [self._get(client, "/services/") for _ in range(options["repeat"])]
-            self._line(
-                f"warm (median of {len(warm)})", statistics.median(t for t, _, _ in warm), max(q for _, q, _ in warm)
-            )
+            for page in ("/services/", "/orders/new/"):
+                self._page(client, page, options["repeat"])
             search, queries, _ = self._get(client, "/services/?q=1")
-            self._line("search ?q=1 (never cached)", search, queries)
+            self._line("/services/?q=1 (search, never cached)", search, queries)
             transaction.set_rollback(True)
         catalog_changed()
+
+    def _page(self, client: Client, page: str, repeat: int) -> None:
+        catalog_changed()
+        cold, queries, size = self._get(client, page)
+        self._line(f"{page} cold (query + render)", cold, queries, f"{size / 1024:.0f} KiB")
+        catalog_changed()
+        services_for_sale()
+        render, queries, _ = self._get(client, page)
+        self._line(f"{page} cold, rows cached (render)", render, queries)
+        warm = [self._get(client, page) for _ in range(repeat)]
+        self._line(
+            f"{page} warm (median of {len(warm)})", statistics.median(t for t, _, _ in warm), max(q for _, q, _ in warm)
+        )
 
     def _top_up(self, wanted: int) -> int:
         missing = wanted - len(services_for_sale())
