@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats
 from django.utils.html import format_html, json_script
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext_lazy, gettext_noop
@@ -101,8 +102,8 @@ def _catalog(user: User) -> list[dict[str, Any]]:
             "category": row["category"],
             "type": row["type"],
             "rate": amount(discounted_rate(rate=row["rate"], cost=row["cost"], discount_percent=user.discount_percent)),
-            "min": row["min"],
-            "max": row["max"],
+            "min": formats.number_format(row["min"], force_grouping=True),
+            "max": formats.number_format(row["max"], force_grouping=True),
             "refill": row["refill"],
             "cancel": row["cancel"],
             "dripfeed": row["dripfeed"],

@@ -40,6 +40,7 @@ def test_it_offers_every_service_at_the_customers_rate_and_preselects_one(shop, 
     assert response.status_code == 200
     assert response.context["service"]["name"] == "Instagramフォロワー"
     assert response.context["service"]["rate"] == "1.215"  # 1.35 less 10%
+    assert (response.context["service"]["min"], response.context["service"]["max"]) == ("50", "10,000")
     assert "Real-looking followers" in response.content.decode()
     assert len(response.context["catalog"]) == 20  # the demo catalog less its Subscriptions service (not taken yet)
 

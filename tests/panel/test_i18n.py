@@ -391,7 +391,7 @@ def _new_order(scene: Scene, **params: str):
 PAGES: dict[str, Page] = {
     "new-order": Page(
         lambda s: s.customer.get(f"/orders/new/?service={s.services[1].pk}"),
-        lambda s: ["1000件あたりの料金", "2時間 5分", "最小 50 ～ 最大 10000"],
+        lambda s: ["1000件あたりの料金", "2時間 5分", "最小 50 ～ 最大 10,000"],
     ),
     "new-order-placed": Page(
         lambda s: _new_order(s, link="https://instagram.com/p/new", quantity="2000"),
