@@ -1,4 +1,4 @@
-"""Benchmark the services and new-order pages with a large catalog: render time cold and warm, queries, size; asserts nothing.
+"""Benchmark /services/ and /orders/new/ with a large catalog: time cold and warm, queries, size; asserts nothing.
 
 Tops the catalog up to --services services for sale inside a transaction that is rolled back at the end, so
 the database is left as it was; the cached catalog is dropped before and after.
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         with override_settings(ALLOWED_HOSTS=["testserver"]), transaction.atomic():
             created = self._top_up(options["services"])
             client = Client()
-            client.force_login(User.objects.create(username="bench-services-page"))
+            client.force_login(User.objects.create(username="bench-catalog-pages"))
             self.stdout.write(f"{len(services_for_sale())} services for sale ({created} created for this run)")
 
             for page in ("/services/", "/orders/new/"):
@@ -60,7 +60,7 @@ class Command(BaseCommand):
         missing = wanted - len(services_for_sale())
         if missing <= 0:
             return 0
-        provider = Provider.objects.create(name="Bench services page", api_url="http://127.0.0.1:9/api/v2", api_key="-")
+        provider = Provider.objects.create(name="Bench catalog pages", api_url="http://127.0.0.1:9/api/v2", api_key="-")
         categories = Category.objects.bulk_create(
             Category(name=f"Bench category {n}", position=n) for n in range(CATEGORIES)
         )
