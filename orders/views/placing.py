@@ -14,8 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
-from django.utils.html import format_html, json_script
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html, format_html_join, json_script
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -65,11 +65,12 @@ class Offer:
     """The catalog as the new-order page shows it at one discount and in one language: built once, then cached."""
 
     rows: dict[int, dict[str, Any]]  # by service id, in the catalog's order
-    options: str  # the service select's <optgroup>s, HTML, nothing selected
-    data: str  # the rows as a JSON <script> for the page's script
+    options: SafeString  # the service select's <optgroup>s, nothing selected
+    data: SafeString  # the rows as a JSON <script> for the page's script
 
 
 OPTION = '<option value="{id}" data-category="{category}">{id} — {name} — {rate}</option>'
+CHOSEN = '<option value="{id}" data-category="{category}" selected>{id} — {name} — {rate}</option>'
 # A shared cache (Redis) drops an offer at once (a new catalog version); this bounds a per-process cache.
 OFFER_SECONDS = 600
 
@@ -80,13 +81,10 @@ def _offer(user: User) -> Offer:
     if offer is None:
         rows = _catalog(user)
         groups = groupby(rows, key=lambda row: row["category"])
-        options = "".join(
-            format_html(
-                '<optgroup label="{}">{}</optgroup>',
-                category,
-                SafeString("".join(format_html(OPTION, **row) for row in members)),
-            )
-            for category, members in groups
+        options = format_html_join(
+            "",
+            '<optgroup label="{}">{}</optgroup>',
+            ((category, format_html_join("", OPTION, members)) for category, members in groups),
         )
         offer = Offer(rows={row["id"]: row for row in rows}, options=options, data=json_script(rows, "catalog-data"))
         cache.set(key, offer, OFFER_SECONDS)
@@ -159,12 +157,12 @@ def order_new(request: HttpRequest) -> HttpResponse:
     categories = list(dict.fromkeys(row["category"] for row in catalog))
     options = offer.options
     if service:
-        # Ids are unique in the list, so this marks exactly the chosen one (for browsers without the script).
-        options = options.replace(f'<option value="{service["id"]}"', f'<option value="{service["id"]}" selected', 1)
+        # For browsers without the script (it rebuilds the list): the chosen service first, selected.
+        options = format_html("{}{}", format_html(CHOSEN, **service), offer.options)
     context = {
         "catalog": catalog,
-        "options": mark_safe(options),  # noqa: S308 - built with format_html from escaped values
-        "catalog_data": mark_safe(offer.data),  # noqa: S308 - json_script's output, escaped for <script>
+        "options": options,
+        "catalog_data": offer.data,
         "categories": categories,
         "service": service,
         "category": service["category"] if service else (categories[0] if categories else ""),
