@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils.translation import gettext_noop
 
 from accounts.models import ApiKey, User
-from billing.models import Wallet
 from panel.errors import ApplicationError
 
 
@@ -24,7 +23,6 @@ def user_ensure(*, username: str, email: str, password: str, superuser: bool = F
     user.is_active = True
     user.set_password(password)
     user.save()
-    Wallet.objects.get_or_create(user=user)
     return user
 
 
@@ -55,7 +53,6 @@ def customer_create(
     else:
         user.set_unusable_password()
     user.save()
-    Wallet.objects.create(user=user)
     return user
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileForm, SignupForm
-from accounts.models import User
+from accounts.http import signed_in
 from accounts.services import account_update, customer_create, user_language_set
 from panel.errors import ApplicationError
 from panel.ratelimit import allow, hits
@@ -134,7 +134,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in(request)
     initial = {"email": user.email, "language": user.language, "time_zone": user.time_zone}
     profile = ProfileForm(initial=initial)
     password = PasswordChangeForm(user)

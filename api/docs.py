@@ -14,27 +14,30 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 
-from api.protocol import (
+from orders.models import Order, Refill
+from upstream.messages import (
+    CANCEL_DISABLED,
+    DRIPFEED_DISABLED,
+    DUPLICATE_LINK,
+    IDEMPOTENCY_KEY_LENGTH,
+    IDEMPOTENCY_REUSED,
+    INCORRECT_LINK,
     INCORRECT_ORDER,
+    INCORRECT_QUANTITY,
     INCORRECT_REQUEST,
+    INCORRECT_SERVICE,
+    INVALID_CHARACTERS,
     INVALID_KEY,
+    NOT_ENOUGH_FUNDS,
+    QUANTITY_ABOVE_MAX,
+    QUANTITY_BELOW_MIN,
+    REFILL_DISABLED,
     REFILL_NOT_FOUND,
     TOO_MANY_IDS,
     TOO_MANY_REQUESTS,
+    UNSUPPORTED_TYPE,
 )
-from billing.services import InsufficientFunds
-from orders.followups import CANCEL_DISABLED, REFILL_DISABLED
-from orders.models import Order, Refill
-from orders.services import DUPLICATE_LINK, IDEMPOTENCY_REUSED, INCORRECT_SERVICE
-from orders.validation import (
-    DRIPFEED_DISABLED,
-    INCORRECT_LINK,
-    INCORRECT_QUANTITY,
-    INVALID_CHARACTERS,
-    QUANTITY_ABOVE_MAX,
-    QUANTITY_BELOW_MIN,
-    RULES,
-)
+from upstream.service_types import SUPPORTED_TYPES, ServiceType
 
 KEY_PLACEHOLDER = "YOUR_API_KEY"
 # The ids the examples use, named so that the drift test can map them to real records.
@@ -113,14 +116,13 @@ def error_text(template: str) -> str:
     return template % {name: f"<{name}>" for name in names} if names else template
 
 
-def _order_type(name: str) -> OrderType:
-    rule = RULES[name]
-    required = (*(("link",) if rule.link else ()), *(("quantity",) if rule.quantity else ()), *rule.required)
-    optional = (*(("runs", "interval") if rule.dripfeed else ()), *rule.optional)
-    return OrderType(name=name, required=required, optional=optional, counted=rule.counted, package=rule.package)
+def _order_type(kind: ServiceType) -> OrderType:
+    required = (*(("link",) if kind.link else ()), *(("quantity",) if kind.quantity else ()), *kind.fields)
+    optional = (*(("runs", "interval") if kind.dripfeed else ()), *kind.optional)
+    return OrderType(name=kind.name, required=required, optional=optional, counted=kind.counted, package=kind.package)
 
 
-ORDER_TYPES = tuple(_order_type(name) for name in RULES)
+ORDER_TYPES = tuple(_order_type(kind) for kind in SUPPORTED_TYPES.values())
 
 _ORDER_FIELDS = {
     "link": _("The link to promote: a post, a profile, a page."),
@@ -247,8 +249,10 @@ ACTIONS = (
             DRIPFEED_DISABLED,
             INVALID_CHARACTERS,
             DUPLICATE_LINK,
-            InsufficientFunds().message,
+            NOT_ENOUGH_FUNDS,
+            error_text(UNSUPPORTED_TYPE),
             IDEMPOTENCY_REUSED,
+            IDEMPOTENCY_KEY_LENGTH,
         ),
     ),
     Action(

@@ -8,10 +8,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from accounts.http import signed_in
 from accounts.models import ApiKey, User
 from accounts.services import api_key_issue
 from api import docs
-from api.protocol import BATCH_LIMIT
+from upstream.protocol import BATCH_LIMIT
 
 
 def _context(request: HttpRequest, user: User) -> dict[str, Any]:
@@ -27,15 +28,10 @@ def _context(request: HttpRequest, user: User) -> dict[str, Any]:
     }
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User), "behind login_required"
-    return request.user
-
-
 @require_safe
 @login_required
 def api_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "api/page.html", _context(request, _user(request)))
+    return render(request, "api/page.html", _context(request, signed_in(request)))
 
 
 @require_http_methods(["GET", "POST"])
@@ -48,6 +44,6 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
     """
     if request.method == "GET":
         return redirect("api-page")
-    user = _user(request)
+    user = signed_in(request)
     new_key = api_key_issue(user=user)
     return render(request, "api/page.html", {**_context(request, user), "new_key": new_key})

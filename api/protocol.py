@@ -10,14 +10,8 @@ from django.http import HttpRequest
 from orders.models import Order, Refill
 from panel.errors import ApplicationError
 from panel.money import AMOUNT_QUANTUM, RATE_QUANTUM
-
-INVALID_KEY = "Invalid API key"
-INCORRECT_REQUEST = "Incorrect request"
-INCORRECT_ORDER = "Incorrect order ID"
-REFILL_NOT_FOUND = "Refill not found"
-TOO_MANY_IDS = "Too many ids"
-TOO_MANY_REQUESTS = "Too many requests"
-BATCH_LIMIT = 100
+from upstream.messages import INCORRECT_REQUEST, TOO_MANY_IDS
+from upstream.protocol import BATCH_LIMIT
 
 
 class ApiError(ApplicationError):

@@ -10,28 +10,16 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
 from accounts.services import api_key_user
-from api.protocol import (
-    INCORRECT_ORDER,
-    INCORRECT_REQUEST,
-    INVALID_KEY,
-    REFILL_NOT_FOUND,
-    TOO_MANY_REQUESTS,
-    ApiError,
-    order_status,
-    parse_ids,
-    rate_text,
-    refill_status,
-    request_params,
-)
-from billing.services import wallet_for
-from catalog.pricing import discounted_rate
-from catalog.selectors import services_for_sale
-from orders.followups import cancel_request, refill_request
+from api.protocol import ApiError, order_status, parse_ids, rate_text, refill_status, request_params
+from billing.selectors import wallet_balance
+from catalog.selectors import customer_catalog
 from orders.selectors import orders_of, refills_of
-from orders.services import order_place, order_place_once
-from orders.validation import record_id
+from orders.services.followups import cancel_request, refill_request
+from orders.services.placement import order_place, order_place_once
 from panel.errors import ApplicationError
+from panel.ids import record_id
 from panel.ratelimit import allow
+from upstream.messages import INCORRECT_ORDER, INCORRECT_REQUEST, INVALID_KEY, REFILL_NOT_FOUND, TOO_MANY_REQUESTS
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +29,7 @@ Params = dict[str, str]
 
 
 def _balance(user: User, params: Params) -> Any:
-    return {"balance": f"{wallet_for(user=user).balance:.5f}", "currency": settings.PANEL_CURRENCY}
+    return {"balance": f"{wallet_balance(user_id=user.pk):.5f}", "currency": settings.PANEL_CURRENCY}
 
 
 def _services(user: User, params: Params) -> Any:
@@ -51,9 +39,7 @@ def _services(user: User, params: Params) -> Any:
             "name": row["name"],
             "type": row["type"],
             "category": row["category"],
-            "rate": rate_text(
-                discounted_rate(rate=row["rate"], cost=row["cost"], discount_percent=user.discount_percent)
-            ),
+            "rate": rate_text(row["rate"]),
             "min": str(row["min"]),
             "max": str(row["max"]),
             "refill": row["refill"],
@@ -61,7 +47,7 @@ def _services(user: User, params: Params) -> Any:
             "dripfeed": row["dripfeed"],
             "desc": row["description"],
         }
-        for row in services_for_sale()
+        for row in customer_catalog(user=user)
     ]
 
 

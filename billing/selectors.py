@@ -1,12 +1,20 @@
-"""Reads for the Add funds page: a customer's own ledger and deposit requests, and the payment methods on offer."""
+"""Reads of money: a customer's balance, ledger and deposit requests, and the payment methods on offer."""
+
+from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 
 from accounts.models import User
-from billing.models import DepositRequest, LedgerEntry, PaymentMethod
+from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
 
 LEDGER_PAGE_SIZE = 25
 RECENT_DEPOSITS = 20
+
+
+def wallet_balance(*, user_id: int) -> Decimal:
+    """What the customer has to spend: one indexed read, never a write (no wallet yet is 0)."""
+    balance = Wallet.objects.filter(user_id=user_id).values_list("balance", flat=True).first()
+    return Decimal(0) if balance is None else balance
 
 
 def ledger_page_of(*, user: User, page: str | None) -> Page[LedgerEntry]:

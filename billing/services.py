@@ -17,11 +17,12 @@ from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from billing.models import REFERENCE_MAX_LENGTH, DepositRequest, LedgerEntry, PaymentMethod, Wallet
-from orders.validation import record_id
 from panel.db import bulk_update_rows
 from panel.errors import ApplicationError
+from panel.formatting import money
+from panel.ids import record_id
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, AMOUNT_QUANTUM, refund_amount
-from panel.templatetags.panel import money
+from upstream.messages import NOT_ENOUGH_FUNDS
 
 if TYPE_CHECKING:
     from orders.models import Order
@@ -34,7 +35,7 @@ AMOUNT_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 class InsufficientFunds(ApplicationError):
     def __init__(self) -> None:
-        super().__init__(gettext_noop("Not enough funds on balance"))
+        super().__init__(NOT_ENOUGH_FUNDS)
 
 
 class InvalidAmount(ApplicationError):
@@ -53,16 +54,17 @@ def _checked(amount: Decimal) -> Decimal:
     return amount.quantize(AMOUNT_QUANTUM)
 
 
-def wallet_for(*, user: User) -> Wallet:
-    wallet, _ = Wallet.objects.get_or_create(user=user)
-    return wallet
+def wallet_open(*, user: User) -> None:
+    """Give the user their wallet: the one place wallets are created (on sign-up, see BillingConfig.ready)."""
+    Wallet.objects.get_or_create(user=user)
 
 
 def wallet_lock(*, user: User) -> Wallet:
     """The user's wallet, row-locked until the transaction ends: this user's money movements queue here."""
     wallet = Wallet.objects.select_for_update().filter(user=user).first()
     if wallet is None:
-        wallet_for(user=user)
+        # A user saved without signals (a bulk insert) has none yet.
+        wallet_open(user=user)
         wallet = Wallet.objects.select_for_update().get(user=user)
     return wallet
 

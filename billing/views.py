@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import User
+from accounts.http import signed_in
 from billing.models import REFERENCE_MAX_LENGTH, PaymentMethod
 from billing.selectors import deposit_requests_of, ledger_page_of, payment_methods_offered
 from billing.services import deposit_request_create
 from panel.errors import ApplicationError
-from panel.templatetags.panel import money
+from panel.formatting import money
 
 
 def _method_label(method: PaymentMethod) -> str:
@@ -48,8 +48,7 @@ class DepositForm(forms.Form):
 @login_required
 def funds(request: HttpRequest) -> HttpResponse:
     """GET shows the page; POST records a deposit request, or shows the form again with the problem."""
-    user = request.user
-    assert isinstance(user, User)
+    user = signed_in(request)
     methods = payment_methods_offered()
     form = DepositForm(request.POST if request.method == "POST" else None, methods=methods)
     if form.is_valid():

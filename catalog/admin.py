@@ -12,19 +12,17 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from catalog.models import Category, Provider, Service
-from catalog.pricing import service_price
 from catalog.selectors import catalog_changed
-from catalog.services import (
+from catalog.services.listings import (
     ADMIN_FIELDS,
-    ProviderError,
-    catalog_sync,
-    provider_check,
     service_save,
     services_disable,
     services_enable,
     services_reprice,
     services_set_markup,
 )
+from catalog.services.providers import ProviderError, provider_check
+from catalog.services.sync import catalog_sync
 
 
 def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
@@ -288,11 +286,11 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
 
     @admin.display(description="cost")
     def cost(self, obj: Service) -> Decimal:
-        return service_price(obj).cost
+        return obj.price().cost
 
     @admin.display(description="margin %")
     def margin(self, obj: Service) -> str:
-        margin = service_price(obj).margin_percent
+        margin = obj.price().margin_percent
         return "—" if margin is None else f"{margin}%"
 
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:

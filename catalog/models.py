@@ -3,11 +3,13 @@
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from catalog.pricing import Price, SaleProblem, first_markup, price_of, sale_problem
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, RATE_DIGITS, RATE_PLACES
 
 PERCENT: dict[str, Any] = {
@@ -100,9 +102,9 @@ class Service(models.Model):
 
     class DisabledReason(models.TextChoices):
         NONE = "", "—"
-        MISSING_UPSTREAM = "missing_upstream", "vanished upstream"
-        BELOW_COST = "below_cost", "fixed price below cost"
-        NO_PRICE = "no_price", "no usable price"
+        MISSING_UPSTREAM = SaleProblem.MISSING_UPSTREAM.value, "vanished upstream"
+        BELOW_COST = SaleProblem.BELOW_COST.value, "fixed price below cost"
+        NO_PRICE = SaleProblem.NO_PRICE.value, "no usable price"
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="services")
     upstream_id = models.PositiveBigIntegerField("upstream service id")
@@ -172,17 +174,31 @@ class Service(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def clean(self) -> None:
-        from catalog.pricing import service_price
+    def price(self) -> Price:
+        """What customers pay per 1000 and what it costs us (with its provider and category loaded)."""
+        markup = first_markup(
+            self.markup_percent,
+            self.category.markup_percent,
+            self.provider.markup_percent,
+            default=Decimal(settings.DEFAULT_MARKUP_PERCENT),
+        )
+        return price_of(
+            upstream_rate=self.upstream_rate,
+            exchange_rate=self.provider.exchange_rate,
+            markup_percent=markup,
+            fixed_rate=self.fixed_rate,
+        )
 
-        if self.provider_id is None or self.upstream_rate is None:
+    def clean(self) -> None:
+        if not self.is_active or self.provider_id is None or self.upstream_rate is None:
             return
-        price = service_price(self)
-        if self.is_active and self.missing_upstream:
+        price = self.price()
+        problem = sale_problem(price=price, missing_upstream=self.missing_upstream)
+        if problem == SaleProblem.MISSING_UPSTREAM:
             raise ValidationError({"is_active": "This service vanished upstream: it cannot be sold."})
-        if self.is_active and price.rate <= 0:
+        if problem == SaleProblem.NO_PRICE:
             raise ValidationError({"fixed_rate": "This service has no price upstream: set a fixed price to sell it."})
-        if self.is_active and price.below_cost:
+        if problem == SaleProblem.BELOW_COST:
             raise ValidationError(
                 {"fixed_rate": f"The fixed price {self.fixed_rate} is below the cost {price.cost}: raise it first."}
             )

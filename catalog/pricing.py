@@ -1,15 +1,16 @@
-"""The one pricing function: what a customer pays per 1000 for a service, and what it costs us."""
+"""The one pricing function and the one rule of what can be sold: pure functions of values, no models.
+
+What a customer pays per 1000 for a service, what it costs us, and why a price must not be sold.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
-
-from django.conf import settings
+from enum import StrEnum
 
 from panel.money import percent_factor, rate_up
 
-if TYPE_CHECKING:
-    from catalog.models import Service
+# Beyond what the columns hold, or than any real price: such a rate is no usable price.
+MAX_RATE = Decimal(10) ** 12
 
 
 @dataclass(frozen=True)
@@ -29,21 +30,38 @@ class Price:
         return ((self.rate - self.cost) / self.cost * 100).quantize(Decimal("0.1"))
 
 
-def effective_markup(service: "Service") -> Decimal:
-    """The first markup set on the service, its category, its provider; else the panel's default."""
-    for markup in (service.markup_percent, service.category.markup_percent, service.provider.markup_percent):
-        if markup is not None:
-            return markup
-    return Decimal(settings.DEFAULT_MARKUP_PERCENT)
+class SaleProblem(StrEnum):
+    """Why a service must not be sold; the values are Service.DisabledReason's."""
+
+    NO_PRICE = "no_price"
+    MISSING_UPSTREAM = "missing_upstream"
+    BELOW_COST = "below_cost"
 
 
-def service_price(service: "Service") -> Price:
+def first_markup(*markups: Decimal | None, default: Decimal) -> Decimal:
+    """The first markup set (service, category, provider); else the panel's default."""
+    return next((markup for markup in markups if markup is not None), default)
+
+
+def price_of(
+    *, upstream_rate: Decimal, exchange_rate: Decimal, markup_percent: Decimal, fixed_rate: Decimal | None
+) -> Price:
     """Customer rate = upstream rate × exchange rate × (1 + markup %), or the admin's fixed price."""
-    cost = service.upstream_rate * service.provider.exchange_rate
-    if service.fixed_rate is not None:
-        return Price(rate=service.fixed_rate, cost=rate_up(cost), markup_percent=None)
-    markup = effective_markup(service)
-    return Price(rate=rate_up(cost * percent_factor(markup)), cost=rate_up(cost), markup_percent=markup)
+    cost = upstream_rate * exchange_rate
+    if fixed_rate is not None:
+        return Price(rate=fixed_rate, cost=rate_up(cost), markup_percent=None)
+    return Price(rate=rate_up(cost * percent_factor(markup_percent)), cost=rate_up(cost), markup_percent=markup_percent)
+
+
+def sale_problem(*, price: Price, missing_upstream: bool) -> SaleProblem | None:
+    """The one rule of what may be sold (fail closed): a usable price, listed upstream, not below cost."""
+    if price.rate <= 0 or price.rate >= MAX_RATE:
+        return SaleProblem.NO_PRICE
+    if missing_upstream:
+        return SaleProblem.MISSING_UPSTREAM
+    if price.below_cost:
+        return SaleProblem.BELOW_COST
+    return None
 
 
 def discounted_rate(*, rate: Decimal, cost: Decimal, discount_percent: Decimal) -> Decimal:

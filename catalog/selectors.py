@@ -1,12 +1,20 @@
-"""Reads of the catalog that customers' pages and the API share."""
+"""Reads of the catalog, and the one customer catalog: what a customer may buy, at their own rate.
+
+The API's `services`, the services page, the new-order page and placement all read prices here; no other module
+computes a customer's rate.
+"""
 
 import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
 
+from accounts.models import User
 from catalog.models import Service
-from catalog.pricing import service_price
+from catalog.pricing import discounted_rate
+from upstream.service_types import service_type
 
 CACHE_KEY = "catalog:for-sale:v2"
 CACHE_SECONDS = 60
@@ -42,10 +50,44 @@ def services_for_sale() -> list[dict[str, Any]]:
     )
     rows: list[dict[str, Any]] = [
         {"pk": s.pk, "name": s.name, "type": s.type, "category": s.category.name, "category_id": s.category_id,
-         "rate": s.rate, "cost": service_price(s).cost, "min": s.min_quantity, "max": s.max_quantity,
+         "rate": s.rate, "cost": s.price().cost, "min": s.min_quantity, "max": s.max_quantity,
          "refill": s.refill, "cancel": s.cancel, "dripfeed": s.dripfeed, "description": s.description,
          "average_seconds": s.average_seconds}
         for s in services
     ]  # fmt: skip
     cache.set(CACHE_KEY, rows, CACHE_SECONDS)
     return rows
+
+
+def _customer_rate(rate: Decimal, cost: Decimal, user: User) -> Decimal:
+    return discounted_rate(rate=rate, cost=cost, discount_percent=user.discount_percent)
+
+
+def customer_catalog(*, user: User) -> list[dict[str, Any]]:
+    """Every service on sale with this customer's rate (discount applied, never below cost) and whether the
+    panel takes orders for its type (`orderable`); the cost stays out."""
+    return [
+        {**{name: value for name, value in row.items() if name != "cost"},
+         "rate": _customer_rate(row["rate"], row["cost"], user), "orderable": service_type(row["type"]) is not None}
+        for row in services_for_sale()
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CustomerService:
+    service: Service
+    rate: Decimal  # per 1000, what this customer pays
+    cost: Decimal  # per 1000, what it costs us
+
+
+def customer_service(*, user: User, service_id: int) -> CustomerService | None:
+    """A service this customer may order now, with their rate; None when it is not on sale."""
+    service = (
+        Service.objects.select_related("provider", "category")
+        .filter(pk=service_id, is_active=True, provider__is_active=True, category__is_active=True)
+        .first()
+    )
+    if service is None:
+        return None
+    cost = service.price().cost
+    return CustomerService(service=service, rate=_customer_rate(service.rate, cost, user), cost=cost)

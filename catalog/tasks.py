@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 
 from catalog.models import Provider
-from catalog.services import ProviderError, catalog_sync, provider_check
+from catalog.services.providers import ProviderError, provider_check
+from catalog.services.sync import catalog_sync
 
 logger = logging.getLogger(__name__)
 

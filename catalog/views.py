@@ -2,7 +2,6 @@
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache as memoize
 from itertools import groupby
 from typing import Any
@@ -20,11 +19,10 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from accounts.http import signed_in
 from accounts.models import User
-from catalog.pricing import discounted_rate
-from catalog.selectors import catalog_version, services_for_sale
-from orders.validation import RULES
-from panel.templatetags.panel import amount, duration
+from catalog.selectors import catalog_version, customer_catalog
+from panel.formatting import amount, duration
 
 # One service's row. Built with format_html (which escapes every value) rather than a template loop: at 5,000
 # services the template engine took seconds per rendering, this takes a small fraction of that.
@@ -90,7 +88,7 @@ def _badges(refill: bool, cancel: bool, dripfeed: bool) -> SafeString:
     return format_html('<span class="badges">{}</span>', format_html_join("", '<span class="{}">{}</span>', shown))
 
 
-def _row_renderer(discount: Decimal) -> Callable[[dict[str, Any]], SafeString]:
+def _row_renderer() -> Callable[[dict[str, Any]], SafeString]:
     """Renders rows in the active language; formatted values repeat a lot, so each is formatted once."""
     number = memoize(lambda value: formats.number_format(value, force_grouping=True))
     money, took, badges = memoize(amount), memoize(duration), memoize(_badges)
@@ -98,12 +96,11 @@ def _row_renderer(discount: Decimal) -> Callable[[dict[str, Any]], SafeString]:
 
     def order_link(row: dict[str, Any]) -> SafeString | str:
         # A type the panel cannot take orders for yet is listed, but not offered.
-        if row["type"] not in RULES:
+        if not row["orderable"]:
             return "—"
         return format_html(ORDER_LINK, id=row["pk"], url=order_url, text=order_text)
 
     def row_html(row: dict[str, Any]) -> SafeString:
-        rate = discounted_rate(rate=row["rate"], cost=row["cost"], discount_percent=discount)
         description = format_html(DESCRIPTION, description_text, row["description"]) if row["description"] else ""
         return format_html(
             ROW,
@@ -113,7 +110,7 @@ def _row_renderer(discount: Decimal) -> Callable[[dict[str, Any]], SafeString]:
             name=row["name"],
             badges=badges(row["refill"], row["cancel"], row["dripfeed"]),
             description=description,
-            rate=money(rate),
+            rate=money(row["rate"]),
             min=number(row["min"]),
             max=number(row["max"]),
             time=took(row["average_seconds"]),
@@ -123,18 +120,18 @@ def _row_renderer(discount: Decimal) -> Callable[[dict[str, Any]], SafeString]:
     return row_html
 
 
-def _groups(rows: Iterable[dict[str, Any]], discount: Decimal) -> list[Group]:
-    row_html = _row_renderer(discount)
+def _groups(rows: Iterable[dict[str, Any]]) -> list[Group]:
+    row_html = _row_renderer()
     return [
         Group(category_id=category_id, name=name, rows=SafeString("".join(map(row_html, members))))
         for (category_id, name), members in groupby(rows, key=_category)
     ]
 
 
-def _render_table(filters: Filters, discount: Decimal) -> SafeString:
-    rows = services_for_sale()
+def _render_table(filters: Filters, user: User) -> SafeString:
+    rows = customer_catalog(user=user)
     context = {
-        "groups": _groups(filter(filters.keep, rows), discount),
+        "groups": _groups(filter(filters.keep, rows)),
         "categories": list(dict.fromkeys(map(_category, rows))),
         "filters": filters,
         "filtered": filters != Filters(),
@@ -143,20 +140,19 @@ def _render_table(filters: Filters, discount: Decimal) -> SafeString:
     return render_to_string("catalog/_services.html", context)
 
 
-def _table(filters: Filters, discount: Decimal) -> SafeString:
+def _table(filters: Filters, user: User) -> SafeString:
     """The rendered list; cached per catalog version, discount, language and filter except a free-text search."""
     if filters.search:
-        return _render_table(filters, discount)
-    parts = (catalog_version(), discount, get_language(), filters.category, filters.refill, filters.cancel)
+        return _render_table(filters, user)
+    parts = (catalog_version(), user.discount_percent, get_language(), filters.category, filters.refill, filters.cancel)
     key = "services-page:" + ":".join(map(str, parts))
     table: SafeString | None = cache.get(key)
     if table is None:
-        table = _render_table(filters, discount)
+        table = _render_table(filters, user)
         cache.set(key, table, PAGE_SECONDS)
     return table
 
 
 @login_required
 def service_list(request: HttpRequest) -> HttpResponse:
-    assert isinstance(request.user, User)
-    return render(request, "catalog/services.html", {"table": _table(_filters(request), request.user.discount_percent)})
+    return render(request, "catalog/services.html", {"table": _table(_filters(request), signed_in(request))})

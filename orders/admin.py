@@ -15,7 +15,7 @@ from django.utils.text import Truncator
 from billing.admin import ReadOnlyAdmin
 from billing.models import LedgerEntry
 from orders.models import CancelRequest, Order, Refill
-from orders.services import order_finish, order_link_upstream, order_resend
+from orders.services.operators import order_finish, order_link_upstream, order_resend
 from orders.validation import OrderError
 
 Status = Order.Status

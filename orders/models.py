@@ -106,7 +106,22 @@ class Order(models.Model):
         return self.status in self.FINAL
 
 
-class Refill(models.Model):
+class FollowupRequest(models.Model):
+    """What a customer asks about a sent order (a refill, a cancel): queued, then sent upstream in batches.
+
+    Both kinds start QUEUED and are SENDING while one run holds them; their Status enums share those two.
+    """
+
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-id"]
+
+
+class Refill(FollowupRequest):
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
         SENDING = "sending", "sending"
@@ -123,12 +138,8 @@ class Refill(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     upstream_id = models.PositiveBigIntegerField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["-id"]
+    class Meta(FollowupRequest.Meta):
         constraints = [
             # At most one refill in flight per order.
             models.UniqueConstraint(
@@ -142,21 +153,19 @@ class Refill(models.Model):
         return f"Refill {self.pk} of order {self.order_id}"
 
 
-class CancelRequest(models.Model):
+class CancelRequest(FollowupRequest):
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
         SENDING = "sending", "sending"
         ACCEPTED = "accepted", "accepted upstream"
         REFUSED = "refused", "refused upstream"
 
+    OPEN = (Status.QUEUED, Status.SENDING)
+
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="cancel_requests")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["-id"]
+    class Meta(FollowupRequest.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["order"], condition=Q(status__in=["queued", "sending"]), name="cancel_one_open_per_order"

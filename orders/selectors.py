@@ -1,12 +1,21 @@
-"""Reads of a customer's orders and refills, always scoped to that customer."""
+"""Reads of orders: a customer's orders and refills (always scoped to that customer), the orders waiting to be
+forwarded, and the completion times of each service."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Avg, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from accounts.models import User
 from orders.models import CancelRequest, Order, Refill
-from orders.validation import record_id
+from panel.ids import record_id
+
+
+def order_of(*, user: User, order_id: object) -> Order | None:
+    """The customer's own order with this id (as the client wrote it), with its service; else None."""
+    return Order.objects.select_related("service").filter(pk=record_id(order_id) or 0, user=user).first()
 
 
 def orders_of(*, user: User, ids: Iterable[int]) -> dict[int, Order]:
@@ -33,9 +42,7 @@ def orders_for_user(*, user: User, status: str = "", search: str = "") -> QueryS
             found |= Q(pk=order_id)
         orders = orders.filter(found)
     open_refills = Refill.objects.filter(order=OuterRef("pk")).exclude(status__in=Refill.FINAL)
-    open_cancels = CancelRequest.objects.filter(
-        order=OuterRef("pk"), status__in=[CancelRequest.Status.QUEUED, CancelRequest.Status.SENDING]
-    )
+    open_cancels = CancelRequest.objects.filter(order=OuterRef("pk"), status__in=CancelRequest.OPEN)
     return (
         orders.select_related("service")
         .annotate(refill_in_flight=Exists(open_refills), cancel_in_flight=Exists(open_cancels))
@@ -46,3 +53,45 @@ def orders_for_user(*, user: User, status: str = "", search: str = "") -> QueryS
 def refills_for_user(*, user: User) -> QuerySet[Refill]:
     """The customer's refill requests, newest first, with their order and its service."""
     return Refill.objects.filter(order__user=user).select_related("order__service").order_by("-pk")
+
+
+def forward_due(*, limit: int = 1000, settle: timedelta = timedelta(0)) -> list[int]:
+    """Orders waiting to be sent whose time has come (QUEUED, or HELD after its backoff).
+
+    `settle` leaves alone orders queued more recently than that: their own message is still on its way.
+    """
+    now = timezone.now()
+    return list(
+        Order.objects.filter(
+            submission__in=[Order.Submission.QUEUED, Order.Submission.HELD], submission_changed_at__lte=now - settle
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(status__in=Order.FINAL)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+RECENT_ORDERS = 10
+
+
+def completion_seconds_by_service() -> dict[int, int]:
+    """Each service's average time from order to completion over its last 10 completed orders, by service id.
+
+    Services without a completed order are absent (they keep what they had).
+    """
+    latest_first = [F("completed_at").desc(), F("pk").desc()]
+    recent = (
+        Order.objects.filter(status=Order.Status.COMPLETED, completed_at__isnull=False)
+        .annotate(rank=Window(RowNumber(), partition_by=F("service_id"), order_by=latest_first))
+        .filter(rank__lte=RECENT_ORDERS)
+        .order_by()
+    )
+    averages = (
+        Order.objects.filter(pk__in=Subquery(recent.values("pk")))
+        .values("service_id")
+        .annotate(took=Avg(F("completed_at") - F("created_at")))
+        .order_by()
+        .values_list("service_id", "took")
+    )
+    return {service_id: max(0, round(took.total_seconds())) for service_id, took in averages}

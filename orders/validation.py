@@ -9,20 +9,20 @@ from django.utils.translation import gettext_noop
 
 from catalog.models import Service
 from panel.errors import ApplicationError
+from upstream.messages import (
+    DRIPFEED_DISABLED,
+    INCORRECT_LINK,
+    INCORRECT_QUANTITY,
+    INVALID_CHARACTERS,
+    QUANTITY_ABOVE_MAX,
+    QUANTITY_BELOW_MIN,
+    UNSUPPORTED_TYPE,
+)
+from upstream.service_types import LINE_FIELDS, ServiceType, service_type
 
 
 class OrderError(ApplicationError):
     """A refused order; the message is the exact API v2 error string where the protocol defines one."""
-
-
-# API v2's exact strings (clients match them); gettext_noop only marks them for the pages' translations.
-INCORRECT_REQUEST = gettext_noop("Incorrect request")
-INCORRECT_LINK = gettext_noop("Incorrect link")
-INCORRECT_QUANTITY = gettext_noop("Incorrect quantity")
-DRIPFEED_DISABLED = gettext_noop("Drip-feed is disabled for this service")
-INVALID_CHARACTERS = gettext_noop("The text contains a character that cannot be stored (a NUL byte).")
-QUANTITY_BELOW_MIN = gettext_noop("Quantity less than minimal %(min)s")
-QUANTITY_ABOVE_MAX = gettext_noop("Quantity more than maximum %(max)s")
 
 
 @dataclass(frozen=True)
@@ -37,35 +37,6 @@ class OrderSpec:
     package: bool = False
 
 
-@dataclass(frozen=True)
-class _Rule:
-    required: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
-    link: bool = True
-    quantity: bool = True  # the customer gives `quantity`
-    counted: str | None = None  # quantity = number of lines of this field
-    package: bool = False
-    dripfeed: bool = False
-
-
-WEB_TRAFFIC_OPTIONS = ("country", "device", "type_of_traffic", "google_keyword", "referring_url")
-RULES = {
-    "Default": _Rule(dripfeed=True),
-    "Package": _Rule(quantity=False, package=True),
-    "Custom Comments": _Rule(required=("comments",), quantity=False, counted="comments"),
-    "Custom Comments Package": _Rule(required=("comments",), quantity=False, package=True),
-    "Mentions": _Rule(required=("usernames",)),
-    "Mentions with Hashtags": _Rule(required=("usernames", "hashtags")),
-    "Mentions Custom List": _Rule(required=("usernames",), quantity=False, counted="usernames"),
-    "Mentions Hashtag": _Rule(required=("hashtag",)),
-    "Mentions User Followers": _Rule(required=("username",)),
-    "Mentions Media Likers": _Rule(required=("media",)),
-    "Comment Likes": _Rule(required=("username",)),
-    "Comment Replies": _Rule(required=("username", "comments"), quantity=False, counted="comments"),
-    "Poll": _Rule(required=("answer_number",)),
-    "Invites from Groups": _Rule(required=("groups",)),
-    "Web Traffic": _Rule(optional=WEB_TRAFFIC_OPTIONS, dripfeed=True),
-}
 MISSING_FIELD = {
     "comments": gettext_noop("Enter the comments, one per line."),
     "usernames": gettext_noop("Enter the usernames, one per line."),
@@ -76,26 +47,9 @@ MISSING_FIELD = {
     "answer_number": gettext_noop("Enter the answer number."),
     "groups": gettext_noop("Enter the groups, one per line."),
 }
-# Every parameter that can shape an order; anything else a client sends is not part of it.
-ORDER_PARAMS = frozenset(
-    {
-        "link",
-        "quantity",
-        "runs",
-        "interval",
-        *WEB_TRAFFIC_OPTIONS,
-        *(name for rule in RULES.values() for name in rule.required),
-    }
-)
 _DIGITS = re.compile(r"\d{1,12}")
 MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30  # minutes
-
-
-def record_id(value: object) -> int | None:
-    """An id as a client wrote it: plain ASCII digits only ("²" and "1_0" are not ids), else None."""
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _lines(text: str) -> list[str]:
@@ -139,25 +93,11 @@ def _web_traffic(params: Mapping[str, str]) -> None:
         raise OrderError(gettext_noop("Enter the referring URL for referrer traffic."), field="referring_url")
 
 
-def _rule(service: Service) -> _Rule:
-    rule = RULES.get(service.type)
-    if rule is None:
-        raise OrderError(
-            gettext_noop("%(type)s services are not supported yet: choose another service."),
-            field="service",
-            type=service.type,
-        )
-    return rule
-
-
-def order_fields(service_type: str, *, dripfeed: bool) -> list[str]:
-    """The parameters a customer fills in for a service of this type, in the order a form shows them."""
-    rule = RULES.get(service_type)
-    if rule is None:
-        return []
-    names = [*(["link"] if rule.link else []), *(["quantity"] if rule.quantity else [])]
-    names += [*rule.required, *rule.optional]
-    return names + (["runs", "interval"] if rule.dripfeed and dripfeed else [])
+def _type(service: Service) -> ServiceType:
+    kind = service_type(service.type)
+    if kind is None:
+        raise OrderError(UNSUPPORTED_TYPE, field="service", type=service.type)
+    return kind
 
 
 def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = False) -> OrderSpec:
@@ -165,22 +105,22 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
 
     A draft (an order being typed) is checked only for what sets its price: quantity, lines and runs.
     """
-    rule = _rule(service)
-    link = clean_link(params.get("link", "")) if rule.link and not draft else ""
+    kind = _type(service)
+    link = clean_link(params.get("link", "")) if kind.link and not draft else ""
     fields: dict[str, str] = {}
-    for name in rule.required:
+    for name in kind.fields:
         text = params.get(name, "").replace("\r\n", "\n").strip()
         if not text and not draft:
             raise OrderError(MISSING_FIELD[name], field=name)
         if "\x00" in text:
             raise OrderError(INVALID_CHARACTERS, field=name)
-        fields[name] = "\n".join(_lines(text)) if name in ("comments", "usernames", "hashtags", "groups") else text
-    for name in rule.optional:
+        fields[name] = "\n".join(_lines(text)) if name in LINE_FIELDS else text
+    for name in kind.optional:
         if params.get(name, "").strip():
             fields[name] = params[name].strip()
             if "\x00" in fields[name]:
                 raise OrderError(INVALID_CHARACTERS, field=name)
-    if service.type == "Web Traffic" and not draft:
+    if not draft:
         _web_traffic(fields)
     if "answer_number" in fields and not draft and _whole(fields["answer_number"]) is None:
         raise OrderError(gettext_noop("The answer number must be a whole number."), field="answer_number")
@@ -190,7 +130,7 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
     runs = runs if runs and runs > 0 else None
     interval = _whole(params.get("interval")) if runs else None
     if runs is not None:
-        if not (rule.dripfeed and service.dripfeed):
+        if not (kind.dripfeed and service.dripfeed):
             raise OrderError(DRIPFEED_DISABLED, field="runs")
         if not interval:
             raise OrderError(gettext_noop("Enter the interval between runs, in minutes."), field="interval")
@@ -202,10 +142,10 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
                 minutes=MAX_INTERVAL,
             )
 
-    if rule.package:
+    if kind.package:
         return OrderSpec(link=link, quantity=1, fields=fields, package=True)
-    if rule.counted:
-        quantity = len(_lines(fields[rule.counted]))
+    if kind.counted:
+        quantity = len(_lines(fields[kind.counted]))
     else:
         given = _whole(params.get("quantity"))
         if given is None:

@@ -5,12 +5,10 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from billing.models import Wallet
+from billing.selectors import wallet_balance
 
 
 def panel(request: HttpRequest) -> dict[str, Any]:
     user = request.user
-    balance = None
-    if user.is_authenticated:
-        balance = Wallet.objects.filter(user_id=user.pk).values_list("balance", flat=True).first() or 0
+    balance = wallet_balance(user_id=user.pk) if user.is_authenticated else None
     return {"balance": balance, "currency": settings.PANEL_CURRENCY}

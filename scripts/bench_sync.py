@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext, setup_test_environment  # n
 
 from catalog.clients import provider_client  # noqa: E402
 from catalog.models import Provider  # noqa: E402
-from catalog.services import catalog_sync  # noqa: E402
+from catalog.services.sync import catalog_sync  # noqa: E402
 from upstream.simulator import Simulator, generated_catalog  # noqa: E402
 
 SIZE = 5000

@@ -28,7 +28,7 @@ def services(provider, settings):
     from decimal import Decimal
 
     from catalog.models import Service
-    from catalog.services import catalog_sync
+    from catalog.services.sync import catalog_sync
 
     settings.DEFAULT_MARKUP_PERCENT = Decimal(50)
     catalog_sync(provider=provider)

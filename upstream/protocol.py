@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+# The most ids one batch call (status, refill, refill_status, cancel) may carry.
+BATCH_LIMIT = 100
+
 
 class ParseError(ValueError):
     """A value or a reply that cannot be understood."""

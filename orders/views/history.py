@@ -15,10 +15,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
-from orders.followups import cancel_allowed, cancel_request, refill_allowed, refill_request
+from accounts.http import signed_in
 from orders.models import Order, Refill
 from orders.selectors import orders_for_user, refills_for_user
+from orders.services.followups import cancel_allowed, cancel_request, refill_allowed, refill_request
 from orders.validation import OrderError
 
 PER_PAGE = 50
@@ -39,11 +39,6 @@ class RefillRow:
     status_label: str
 
 
-def _customer(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _order_row(order: Order) -> OrderRow:
     refill_in_flight: bool = getattr(order, "refill_in_flight", False)
     cancel_in_flight: bool = getattr(order, "cancel_in_flight", False)
@@ -61,7 +56,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if status not in Order.Status.values:
         status = ""
     search = request.GET.get("q", "").strip()
-    orders = orders_for_user(user=_customer(request), status=status, search=search)
+    orders = orders_for_user(user=signed_in(request), status=status, search=search)
     page = Paginator(orders, PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -99,7 +94,7 @@ def _signed_in(view: Callable[[HttpRequest, int], HttpResponse]) -> Callable[[Ht
 @_signed_in
 def order_refill(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
-        refill_request(user=_customer(request), order_id=order_id)
+        refill_request(user=signed_in(request), order_id=order_id)
     except OrderError as exc:
         return _answer(request, ok=False, message=exc.translated())
     message = _("Refill requested for order %(id)s. Follow it on the Refills page.") % {"id": order_id}
@@ -110,7 +105,7 @@ def order_refill(request: HttpRequest, order_id: int) -> HttpResponse:
 @_signed_in
 def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
-        upstream_request = cancel_request(user=_customer(request), order_id=order_id)
+        upstream_request = cancel_request(user=signed_in(request), order_id=order_id)
     except OrderError as exc:
         return _answer(request, ok=False, message=exc.translated())
     if upstream_request is None:
@@ -128,5 +123,5 @@ def _refill_row(refill: Refill) -> RefillRow:
 
 @login_required
 def refill_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(refills_for_user(user=_customer(request)), PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(refills_for_user(user=signed_in(request)), PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "orders/refills.html", {"page": page, "rows": [_refill_row(refill) for refill in page]})

@@ -20,15 +20,16 @@ from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from accounts.http import signed_in
 from accounts.models import User
-from billing.services import wallet_for
-from catalog.pricing import discounted_rate
-from catalog.selectors import catalog_version, services_for_sale
+from billing.selectors import wallet_balance
+from catalog.selectors import catalog_version, customer_catalog
 from orders.models import Order
-from orders.services import order_place_once, order_quote
-from orders.validation import ORDER_PARAMS, RULES, order_fields, record_id
+from orders.services.placement import order_place_once, order_quote
 from panel.errors import ApplicationError
-from panel.templatetags.panel import amount, duration, money
+from panel.formatting import amount, duration, money
+from panel.ids import record_id
+from upstream.service_types import ORDER_PARAMS, SERVICE_TYPES
 
 # How each order parameter reads on the page; `lines` ones are one entry per line.
 FIELDS: dict[str, tuple[Any, Any, bool]] = {
@@ -54,10 +55,6 @@ FIELDS: dict[str, tuple[Any, Any, bool]] = {
 }  # fmt: skip
 MASS_LINE_LIMIT = 500
 BATCH = re.compile(r"[0-9a-f]{32}")
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ def _catalog(user: User) -> list[dict[str, Any]]:
             "name": row["name"],
             "category": row["category"],
             "type": row["type"],
-            "rate": amount(discounted_rate(rate=row["rate"], cost=row["cost"], discount_percent=user.discount_percent)),
+            "rate": amount(row["rate"]),
             "min": formats.number_format(row["min"], force_grouping=True),
             "max": formats.number_format(row["max"], force_grouping=True),
             "refill": row["refill"],
@@ -107,10 +104,10 @@ def _catalog(user: User) -> list[dict[str, Any]]:
             "dripfeed": row["dripfeed"],
             "description": row["description"],
             "average": duration(row["average_seconds"]),
-            "fields": order_fields(row["type"], dripfeed=row["dripfeed"]),
+            "fields": SERVICE_TYPES[row["type"]].params(dripfeed=row["dripfeed"]),
         }
-        for row in services_for_sale()
-        if row["type"] in RULES  # a type we cannot take orders for yet is not offered
+        for row in customer_catalog(user=user)
+        if row["orderable"]  # a type we cannot take orders for yet is not offered
     ]
 
 
@@ -124,7 +121,7 @@ def _params(data: Any) -> dict[str, str]:
 
 @login_required
 def order_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     offer = _offer(user)
     catalog = list(offer.rows.values())
     source = request.POST if request.method == "POST" else request.GET
@@ -147,7 +144,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 general = exc.translated()
             quote_text = _charge_text(user, source.get("service", ""), params)
         else:
-            facts = {"id": order.pk, "charge": money(order.charge), "balance": money(wallet_for(user=user).balance)}
+            facts = {"id": order.pk, "charge": money(order.charge), "balance": money(wallet_balance(user_id=user.pk))}
             if placed:
                 text = _("Order %(id)s is placed: %(charge)s charged. Your balance is now %(balance)s.") % facts
             else:
@@ -210,7 +207,7 @@ def _charge_text(user: User, service_id: object, params: dict[str, str]) -> str:
 @login_required
 def order_quote_json(request: HttpRequest) -> JsonResponse:
     """The live charge while an order is typed: the same checks and pricing as placing it, nothing moves."""
-    user = _user(request)
+    user = signed_in(request)
     try:
         service_id, params = request.GET.get("service", ""), _params(request.GET)
         quote = order_quote(user=user, service_id=service_id, params=params, draft=True)
@@ -221,7 +218,7 @@ def order_quote_json(request: HttpRequest) -> JsonResponse:
             "ok": True,
             "charge": money(quote.charge),
             "quantity": quote.spec.quantity,
-            "affordable": quote.charge <= wallet_for(user=user).balance,
+            "affordable": quote.charge <= wallet_balance(user_id=user.pk),
         }
     )
 
@@ -266,7 +263,7 @@ def _mass_params(line: MassLine) -> dict[str, str]:
 @login_required
 def order_mass(request: HttpRequest) -> HttpResponse:
     """Check every line first (nothing moves), then place the valid ones, each once even if sent twice."""
-    user = _user(request)
+    user = signed_in(request)
     text = request.POST.get("orders", "")
     step = request.POST.get("step", "")
     lines = _mass_lines(text) if request.method == "POST" else []
@@ -310,7 +307,7 @@ def order_mass(request: HttpRequest) -> HttpResponse:
         "repeat_count": sum(line.repeat for line in valid),
         "invalid_count": len(lines) - len(valid),
         "total": total,
-        "short": total > wallet_for(user=user).balance,
+        "short": total > wallet_balance(user_id=user.pk),
         "batch": uuid.uuid4().hex,
         "general_error": general,
         "limit": MASS_LINE_LIMIT,

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.services import api_key_issue
 from billing.models import LedgerEntry, Wallet
 from orders.models import Order
-from orders.services import order_forward
+from orders.services.forwarding import order_forward
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +140,7 @@ def test_it_answers_a_batch_status_per_id_and_hides_other_customers_orders(clien
             for _ in range(2)]  # fmt: skip
     bob = UserFactory.create(username="bob")
     from billing.services import wallet_credit
-    from orders.services import order_place
+    from orders.services.placement import order_place
 
     wallet_credit(user=bob, amount=Decimal(10))
     theirs = order_place(user=bob, service_id=services[1].pk, params={"link": LINK, "quantity": "100"}).pk
@@ -165,7 +165,7 @@ def test_status_of_100_orders_takes_a_constant_number_of_queries(client, key, al
 
 
 def test_it_refills_and_cancels_through_the_api(client, key, alice, services, simulator):
-    from orders.polling import poll_statuses
+    from orders.services.polling import poll_statuses
 
     simulator.force_outcome = "Completed"
     done = call(client, key, action="add", service=str(services[1].pk), link=LINK, quantity="100")["order"]
@@ -249,8 +249,8 @@ def test_every_action_answers_the_same_over_every_encoding(client, key, encoding
 
 
 def test_another_customers_refill_is_not_found(client, key, alice, services, simulator):
-    from orders.followups import refill_request
-    from orders.polling import poll_statuses
+    from orders.services.followups import refill_request
+    from orders.services.polling import poll_statuses
 
     simulator.force_outcome = "Completed"
     bob = UserFactory.create(username="bob")
@@ -269,7 +269,7 @@ def test_another_customers_refill_is_not_found(client, key, alice, services, sim
 
 def test_a_price_change_reaches_the_service_list_at_once(client, key, services, django_capture_on_commit_callbacks):
     from catalog.models import Service
-    from catalog.services import services_set_markup
+    from catalog.services.listings import services_set_markup
 
     assert next(s for s in call(client, key, action="services") if s["service"] == services[1].pk)["rate"] == "1.35"
     with django_capture_on_commit_callbacks(execute=True):  # the cache is dropped once the change is committed

@@ -8,11 +8,12 @@ from accounts.services import api_key_issue
 from billing.models import LedgerEntry, Wallet
 from billing.services import wallet_credit
 from catalog.models import Provider, Service
-from catalog.services import catalog_sync
-from orders.followups import cancel_request, cancels_forward, refill_request, refills_forward, refills_poll
+from catalog.services.sync import catalog_sync
 from orders.models import Order, Refill
-from orders.polling import poll_statuses
-from orders.services import order_forward, order_place
+from orders.services.followups import cancel_request, cancels_forward, refill_request, refills_forward, refills_poll
+from orders.services.forwarding import order_forward
+from orders.services.placement import order_place
+from orders.services.polling import poll_statuses
 from tests.factories import UserFactory
 
 

@@ -6,13 +6,15 @@ from types import ModuleType
 import pytest
 
 from accounts.services import api_key_issue
-from api import docs, protocol
+from api import docs
 from api.views import ACTIONS
 from billing.services import InsufficientFunds
-from orders import followups, services, validation
-from orders.followups import refill_request
-from orders.polling import poll_statuses
-from orders.services import order_forward, order_place
+from orders import validation
+from orders.services.followups import refill_request
+from orders.services.forwarding import order_forward
+from orders.services.placement import order_place
+from orders.services.polling import poll_statuses
+from upstream import messages, service_types
 
 ID_PARAMS = ("service", "order", "orders", "refill", "refills")
 LINK = "https://instagram.com/p/docs"
@@ -50,20 +52,20 @@ def test_it_documents_exactly_the_actions_the_api_serves():
 
 
 def test_it_documents_every_error_string_the_api_can_send():
-    sent = set.union(*(_constants(module) for module in (protocol, validation, services, followups)))
+    sent = set.union(*(_constants(module) for module in (messages, validation)))
     expected = {docs.error_text(text) for text in sent} | {InsufficientFunds().message}
     assert expected <= set(docs.all_errors())
     assert "Quantity less than minimal <min>" in docs.all_errors()
 
 
 def test_it_documents_every_order_parameter_and_service_type():
-    assert set(docs.order_fields()) == validation.ORDER_PARAMS
+    assert set(docs.order_fields()) == service_types.ORDER_PARAMS
     add = next(action for action in docs.ACTIONS if action.name == "add")
-    assert {param.name for param in add.params} == {"service", "idempotency_key", *validation.ORDER_PARAMS}
-    assert [order_type.name for order_type in docs.ORDER_TYPES] == list(validation.RULES)
+    assert {param.name for param in add.params} == {"service", "idempotency_key", *service_types.ORDER_PARAMS}
+    assert [order_type.name for order_type in docs.ORDER_TYPES] == list(service_types.SUPPORTED_TYPES)
     web = next(order_type for order_type in docs.ORDER_TYPES if order_type.name == "Web Traffic")
     assert web.required == ("link", "quantity")
-    assert web.optional == ("runs", "interval", *validation.WEB_TRAFFIC_OPTIONS)
+    assert web.optional == ("runs", "interval", *service_types.WEB_TRAFFIC_OPTIONS)
 
 
 def _completed_order(alice, service) -> int:

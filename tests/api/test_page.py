@@ -10,8 +10,8 @@ from django.utils.html import escape
 from accounts.models import ApiKey
 from accounts.services import api_key_issue
 from api import docs
-from orders.validation import RULES
 from tests.factories import UserFactory
+from upstream.service_types import SUPPORTED_TYPES
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_it_documents_every_action_and_every_error_string(alice):
         assert f'id="{action.anchor}"' in html and f'href="#{action.anchor}"' in html
     for error in docs.all_errors():
         assert escape(error) in html, error
-    for type_name in RULES:
+    for type_name in SUPPORTED_TYPES:
         assert f'<th scope="row"><code>{type_name}</code></th>' in html
     assert "You have no API key yet." in html and "Generate key" in html
 

@@ -89,7 +89,7 @@ def test_concurrent_debits_never_overdraw(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_refund_racing_another_refund_still_refunds_each_order_once(alice, services):
-    from orders.services import order_place
+    from orders.services.placement import order_place
 
     wallet_credit(user=alice, amount=Decimal(10))
     first, second = (

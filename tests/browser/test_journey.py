@@ -10,8 +10,11 @@ from playwright.sync_api import Dialog, Locator, Page, expect
 from billing.models import DepositRequest, LedgerEntry
 from billing.services import deposit_approve, wallet_credit
 from orders.models import Order
-from orders.polling import poll_statuses
-from orders.services import forward_due, order_finish, order_forward, order_place
+from orders.selectors import forward_due
+from orders.services.forwarding import order_forward
+from orders.services.operators import order_finish
+from orders.services.placement import order_place
+from orders.services.polling import poll_statuses
 from tests.browser.conftest import DESKTOP, PHONE, shot
 from tests.factories import PaymentMethodFactory, UserFactory
 

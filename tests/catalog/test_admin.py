@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Category, Provider, Service
-from catalog.services import catalog_sync
+from catalog.services.sync import catalog_sync
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import CategoryFactory, ProviderFactory, ServiceFactory
 

@@ -6,8 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog.models import Service
-from catalog.pricing import service_price
-from catalog.services import service_save, services_reprice
+from catalog.services.listings import service_save, services_reprice
 from tests.factories import CategoryFactory, ProviderFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,23 +19,23 @@ def service() -> Service:
 
 def test_it_applies_the_default_markup_when_nothing_else_is_set(service, settings):
     settings.DEFAULT_MARKUP_PERCENT = Decimal(50)
-    assert service_price(service).rate == Decimal("3.000000")
+    assert service.price().rate == Decimal("3.000000")
 
 
 def test_it_prefers_service_then_category_then_provider_markup(service, settings):
     settings.DEFAULT_MARKUP_PERCENT = Decimal(50)
     service.provider.markup_percent = Decimal(10)
-    assert service_price(service).rate == Decimal("2.200000")
+    assert service.price().rate == Decimal("2.200000")
     service.category.markup_percent = Decimal(20)
-    assert service_price(service).rate == Decimal("2.400000")
+    assert service.price().rate == Decimal("2.400000")
     service.markup_percent = Decimal(0)
-    assert service_price(service).rate == Decimal("2.000000")
+    assert service.price().rate == Decimal("2.000000")
 
 
 def test_it_converts_with_the_provider_exchange_rate():
     provider = ProviderFactory(currency="EUR", exchange_rate=Decimal("1.08"), markup_percent=Decimal(25))
     service = ServiceFactory(provider=provider, upstream_rate=Decimal("0.900000"))
-    price = service_price(service)
+    price = service.price()
     assert price.cost == Decimal("0.972000")
     assert price.rate == Decimal("1.215000")
 
@@ -45,14 +44,14 @@ def test_it_rounds_the_customer_rate_up_at_six_places():
     provider = ProviderFactory(exchange_rate=Decimal("0.33333333"), markup_percent=Decimal("12.5"))
     service = ServiceFactory(provider=provider, upstream_rate=Decimal("0.100001"))
     # 0.100001 × 0.33333333 × 1.125 = 0.03750040..., never sold for less.
-    assert service_price(service).rate == Decimal("0.037501")
-    assert service_price(service).cost == Decimal("0.033334")
+    assert service.price().rate == Decimal("0.037501")
+    assert service.price().cost == Decimal("0.033334")
 
 
 def test_it_uses_a_fixed_price_over_any_markup(service):
     service.markup_percent = Decimal(300)
     service.fixed_rate = Decimal("2.500000")
-    price = service_price(service)
+    price = service.price()
     assert price.rate == Decimal("2.500000") and price.markup_percent is None
     assert price.margin_percent == Decimal("25.0")
 

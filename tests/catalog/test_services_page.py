@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.services import api_key_issue
 from catalog.models import Service
 from catalog.selectors import CACHE_KEY, catalog_changed
-from catalog.services import service_save
+from catalog.services.listings import service_save
 from tests.factories import CategoryFactory, ProviderFactory, ServiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Provider, Service
-from catalog.services import catalog_sync
+from catalog.services.sync import catalog_sync
 from tests.concurrency import run_together, start_in_thread
 from upstream.simulator import SimService, Simulator, generated_catalog
 

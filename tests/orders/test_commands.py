@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from orders.models import Order
-from orders.services import order_place
+from orders.services.placement import order_place
 
 pytestmark = pytest.mark.django_db
 

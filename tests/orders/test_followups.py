@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches
-from orders.followups import cancel_request, cancels_forward, refill_request, refills_forward, refills_poll
 from orders.models import CancelRequest, Order, Refill
-from orders.polling import poll_statuses
-from orders.services import order_forward, order_place
+from orders.services.followups import cancel_request, cancels_forward, refill_request, refills_forward, refills_poll
+from orders.services.forwarding import order_forward
+from orders.services.placement import order_place
+from orders.services.polling import poll_statuses
 from orders.validation import OrderError
 from tests.factories import UserFactory
 
@@ -122,7 +123,7 @@ def test_it_records_a_cancel_the_provider_refuses(alice, services, simulator):
 def test_overlapping_runs_send_a_refill_once_and_a_dead_run_is_swept(alice, completed, simulator, settings):
     from datetime import timedelta as td
 
-    from orders.followups import _claim_queued, followups_sweep
+    from orders.services.followups import _claim_queued, followups_sweep
 
     refill = refill_request(user=alice, order_id=completed.pk)
     assert len(_claim_queued(Refill)) == 1  # a run that dies right after claiming

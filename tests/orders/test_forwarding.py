@@ -9,7 +9,9 @@ from django.utils import timezone
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches
 from orders.models import Order
-from orders.services import forward_due, order_forward, order_place, orders_sweep
+from orders.selectors import forward_due
+from orders.services.forwarding import order_forward, orders_sweep
+from orders.services.placement import order_place
 from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,8 @@ import pytest
 
 from billing.models import LedgerEntry
 from orders.models import Order
-from orders.services import order_finish, order_link_upstream, order_place
+from orders.services.operators import order_finish, order_link_upstream
+from orders.services.placement import order_place
 from orders.validation import OrderError
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.models import Wallet
 from orders.models import CancelRequest, Order, Refill
-from orders.services import order_place
+from orders.services.placement import order_place
 from tests.factories import OrderFactory, ServiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit
 from catalog.models import Service
 from orders.models import Order
-from orders.services import order_place
+from orders.services.placement import order_place
 from orders.validation import OrderError
 from panel.errors import ApplicationError
 from tests.concurrency import run_together

@@ -11,8 +11,10 @@ from django.utils import timezone
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit
 from orders.models import Order
-from orders.polling import next_poll_delay, poll_statuses
-from orders.services import order_finish, order_forward, order_place
+from orders.services.forwarding import order_forward
+from orders.services.operators import order_finish
+from orders.services.placement import order_place
+from orders.services.polling import next_poll_delay, poll_statuses
 from tests.concurrency import run_together
 from upstream.protocol import OrderState, OrderStatus
 
@@ -162,7 +164,7 @@ def test_overlapping_pollers_refund_each_order_once(services, simulator):
 
 
 def test_it_leaves_alone_an_order_an_operator_finished_while_it_was_polled(alice, services, simulator):
-    from orders.polling import _apply, _claim
+    from orders.services.polling import _apply, _claim
 
     simulator.force_outcome = "Canceled"
     (order,) = _place_and_send(alice, services[1], 1)

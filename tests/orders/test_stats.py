@@ -11,7 +11,7 @@ from accounts.models import User
 from catalog.models import Service
 from catalog.selectors import catalog_changed, services_for_sale
 from orders.models import Order
-from orders.stats import average_times_refresh
+from orders.services.statistics import average_times_refresh
 from orders.tasks import refresh_average_times
 from panel.celery import app as celery_app
 from tests.factories import OrderFactory, ServiceFactory, UserFactory

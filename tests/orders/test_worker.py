@@ -10,7 +10,7 @@ from celery.contrib.testing.worker import start_worker
 from billing.models import Wallet
 from billing.services import ledger_mismatches, wallet_credit
 from orders.models import Order
-from orders.services import order_place
+from orders.services.placement import order_place
 from orders.tasks import poll_orders
 from panel.celery import app as celery_app
 from tests.factories import UserFactory

@@ -282,9 +282,9 @@ def scene(japanese, alice, services) -> Scene:
     from billing.services import deposit_approve, deposit_reject
     from catalog.models import Category, Service
     from catalog.selectors import catalog_changed
-    from orders.followups import cancel_request, refill_request
     from orders.models import Order, Refill
-    from orders.services import order_place
+    from orders.services.followups import cancel_request, refill_request
+    from orders.services.placement import order_place
     from tests.factories import DepositRequestFactory, OrderFactory, PaymentMethodFactory, UserFactory
 
     cache.clear()  # sign-in rate limits from earlier runs

@@ -25,7 +25,7 @@ from accounts.models import User
 from accounts.services import api_key_issue
 from billing.services import ledger_mismatches, wallet_credit
 from catalog.models import Category, Provider, Service
-from orders.services import order_place
+from orders.services.placement import order_place
 from panel.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[3]

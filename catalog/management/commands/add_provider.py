@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.services import ProviderError, provider_create
+from catalog.services.providers import ProviderError, provider_create
 
 
 def _decimal(text: str) -> Decimal:

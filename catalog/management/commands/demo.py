@@ -10,7 +10,8 @@ from accounts.services import user_ensure
 from billing.models import LedgerEntry, PaymentMethod
 from billing.services import wallet_credit
 from catalog.models import Provider
-from catalog.services import ProviderError, catalog_sync, provider_check
+from catalog.services.providers import ProviderError, provider_check
+from catalog.services.sync import catalog_sync
 
 DEMO_PROVIDER = "Demo provider"
 DEMO_FUNDS = Decimal(100)

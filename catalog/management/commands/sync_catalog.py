@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Provider
-from catalog.services import catalog_sync
+from catalog.services.sync import catalog_sync
 
 
 class Command(BaseCommand):

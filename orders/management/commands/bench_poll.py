@@ -17,7 +17,7 @@ from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from catalog.models import Category, Provider, Service
 from orders.models import Order
-from orders.polling import PollReport, poll_provider
+from orders.services.polling import PollReport, poll_provider
 from upstream.simulator import FakeClock, SimOrder, Simulator
 
 CHARGE = Decimal("1.35000")

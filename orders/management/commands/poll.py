@@ -2,10 +2,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from orders.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
-from orders.polling import poll_statuses
-from orders.services import forward_due, order_forward, orders_sweep
-from orders.stats import average_times_refresh
+from orders.selectors import forward_due
+from orders.services.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
+from orders.services.forwarding import order_forward, orders_sweep
+from orders.services.polling import poll_statuses
+from orders.services.statistics import average_times_refresh
 
 
 class Command(BaseCommand):

@@ -16,13 +16,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from billing.services import MAX_AMOUNT, refunds_issue
+from billing.services import MAX_AMOUNT
 from catalog.clients import provider_client
 from catalog.models import Provider
 from orders.models import Order
+from orders.services.lifecycle import order_move_status, orders_settle
 from panel.db import bulk_update_rows
-from upstream.client import BATCH_LIMIT, ApiClient, UpstreamError
-from upstream.protocol import ItemError, OrderStatus
+from upstream.client import ApiClient, UpstreamError
+from upstream.protocol import BATCH_LIMIT, ItemError, OrderStatus
+from upstream.service_types import SERVICE_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +65,10 @@ def next_poll_delay(age: timedelta) -> timedelta:
     return min(max(age / 10, timedelta(minutes=1)), timedelta(hours=1))
 
 
-def refund_due(order: Order) -> Decimal:
-    """What a final status gives back: everything for Canceled, the undelivered share for Partial."""
-    if order.status == Status.CANCELED:
-        return order.charge
-    if order.status == Status.PARTIAL and order.remains is not None:
-        return order.charge * min(order.remains, order.quantity) / order.quantity
-    return Decimal(0)
-
-
 def _is_package(order: Order) -> bool:
-    return order.service.type.endswith("Package")
+    # A type a later sync renamed to one we do not know is taken as a package: its Partial waits for an operator.
+    kind = SERVICE_TYPES.get(order.service.type)
+    return kind is None or kind.package
 
 
 def _claim(
@@ -127,15 +122,13 @@ def _note_answer(order: Order, answer: OrderStatus | ItemError | None, now: date
         # remains are not. Stay open and ask again; an operator can finish it meanwhile.
         order.last_error = "The provider reports Partial without a usable remains count: finish it by hand."
         return
-    order.status = Status(answer.state.value)
+    order_move_status(order, answer.state.value, now=now)
     if answer.start_count is not None and answer.start_count <= MAX_COUNT:
         order.start_count = answer.start_count
     if answer.remains is not None:
         order.remains = min(answer.remains, order.quantity)
     if answer.charge is not None and answer.charge < MAX_AMOUNT:
         order.upstream_charge = answer.charge
-    if order.status in Order.FINAL:
-        order.completed_at = now
 
 
 def _state(order: Order) -> tuple[object, ...]:
@@ -153,7 +146,7 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
         .filter(pk__in=claimed, poll_claimed_at=now)
         .exclude(status__in=Order.FINAL)
     )
-    changed, unchanged, refunds = [], [], []
+    changed, unchanged = [], []
     for order in orders:
         before = _state(order)
         _note_answer(order, answers.get(order.upstream_id or 0), now)
@@ -164,11 +157,7 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
             continue
         changed.append(order)
         report.unknown_ids += order.missed_polls > 0
-        if order.status in Order.FINAL:
-            amount = refund_due(order)
-            if amount > 0:
-                refunds.append((order, amount))
-    for entry in refunds_issue(refunds=refunds, note=gettext_noop("Not delivered upstream")):
+    for entry in orders_settle(orders=changed, note=gettext_noop("Not delivered upstream")):
         report.refunds += 1
         report.refunded += entry.amount
     bulk_update_rows(changed, [*STATUS_FIELDS, *SCHEDULE_FIELDS, "updated_at"])

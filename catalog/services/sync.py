@@ -1,44 +1,28 @@
-"""Every write to the catalog: providers, the sync from upstream, and repricing."""
+"""The catalog sync: mirror a provider's catalog in bulk, keeping admins' edits, failing closed."""
 
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.clients import provider_client
 from catalog.models import Category, Provider, Service
-from catalog.pricing import service_price
+from catalog.pricing import MAX_RATE
 from catalog.selectors import catalog_changed
+from catalog.services.listings import Reason, apply_price, services_locked
+from catalog.services.providers import ProviderError, provider_error_text
 from panel.db import bulk_update_rows
-from panel.errors import ApplicationError
 from panel.money import rate_up
-from upstream.client import Ambiguous, ApiClient, NotSent, Rejected, UpstreamError
-from upstream.protocol import Balance, ServiceInfo, SkippedEntry
+from upstream.client import ApiClient, UpstreamError
+from upstream.protocol import ServiceInfo, SkippedEntry
 
 logger = logging.getLogger(__name__)
 
-Reason = Service.DisabledReason
 UNCATEGORIZED = "Other"
 # Beyond what the columns hold; such an entry is skipped rather than failing the whole sync.
-MAX_RATE = Decimal(10) ** 12
 MAX_QUANTITY = 2**63 - 1
-PRICE_FIELDS = ["rate", "is_active", "disabled_reason", "updated_at"]
-# What an admin edits; everything else about a service comes from upstream.
-ADMIN_FIELDS = (
-    "name",
-    "category",
-    "description",
-    "is_active",
-    "markup_percent",
-    "fixed_rate",
-    "refill_days",
-    "deny_duplicates",
-)
 SYNC_FIELDS = [
     "upstream_name",
     "name",
@@ -57,160 +41,6 @@ SYNC_FIELDS = [
     "is_active",
     "disabled_reason",
 ]
-
-
-class ProviderError(ApplicationError):
-    """A provider could not be reached or refused us; the message says which, without its key."""
-
-
-def _explain(provider_name: str, exc: UpstreamError) -> str:
-    if isinstance(exc, NotSent):
-        return f"Cannot reach {provider_name}: {exc.message}"
-    if isinstance(exc, Rejected):
-        return f"{provider_name} refused the request: {exc.message}"
-    assert isinstance(exc, Ambiguous)
-    return f"{provider_name} did not answer like an API v2 endpoint: {exc.message}"
-
-
-def _record_balance(provider: Provider, balance: Balance) -> None:
-    provider.balance = balance.amount
-    provider.balance_currency = balance.currency[:3]
-    provider.balance_checked_at = timezone.now()
-
-
-def provider_check(*, provider: Provider) -> Balance:
-    """Ask the provider for its balance: proves that the URL and key work, and records the balance."""
-    try:
-        balance = provider_client(provider).balance()
-    except UpstreamError as exc:
-        raise ProviderError(_explain(provider.name, exc)) from None
-    _record_balance(provider, balance)
-    provider.save(update_fields=["balance", "balance_currency", "balance_checked_at"])
-    return balance
-
-
-def provider_create(
-    *,
-    name: str,
-    api_url: str,
-    api_key: str,
-    currency: str = "USD",
-    exchange_rate: Decimal = Decimal(1),
-    markup_percent: Decimal | None = None,
-) -> Provider:
-    """Save a new provider only after its API answered a balance call with this URL and key."""
-    provider = Provider(
-        name=name,
-        api_url=api_url,
-        api_key=api_key,
-        currency=currency.upper(),
-        exchange_rate=exchange_rate,
-        markup_percent=markup_percent,
-    )
-    provider.full_clean()
-    try:
-        balance = provider_client(provider).balance()
-    except UpstreamError as exc:
-        raise ProviderError(_explain(name, exc)) from None
-    _record_balance(provider, balance)
-    provider.save()
-    return provider
-
-
-def _disable(service: Service, reason: str) -> None:
-    service.is_active = False
-    service.disabled_reason = reason
-
-
-def _locked(services: "QuerySet[Service]") -> list[Service]:
-    """The services, row-locked until the transaction ends; always in pk order so lockers never deadlock.
-
-    Sync, repricing and admin edits all lock before they read, so none writes back what another changed.
-    """
-    return list(services.select_related("category", "provider").select_for_update(of=("self",)).order_by("pk"))
-
-
-def apply_price(service: Service) -> None:
-    """Set the service's rate; fail closed when it has no usable price, sells below cost or vanished."""
-    price = service_price(service)
-    if price.rate <= 0 or price.rate >= MAX_RATE:
-        service.rate = Decimal(0)
-        _disable(service, Reason.NO_PRICE)
-        return
-    service.rate = price.rate
-    if not service.is_active:
-        return
-    if service.missing_upstream:
-        _disable(service, Reason.MISSING_UPSTREAM)
-    elif price.below_cost:
-        _disable(service, Reason.BELOW_COST)
-    else:
-        service.disabled_reason = Reason.NONE
-
-
-def _price_state(service: Service) -> tuple[object, ...]:
-    return tuple(getattr(service, name) for name in PRICE_FIELDS[:-1])
-
-
-@transaction.atomic
-def services_reprice(*, services: "QuerySet[Service]") -> list[Service]:
-    """Recompute the rate of these services at once; returns those this disabled for selling below cost."""
-    changed, disabled, now = [], [], timezone.now()
-    for service in _locked(services):
-        was_active, before = service.is_active, _price_state(service)
-        apply_price(service)
-        if _price_state(service) != before:
-            service.updated_at = now
-            changed.append(service)
-            if was_active and not service.is_active:
-                disabled.append(service)
-    bulk_update_rows(changed, PRICE_FIELDS)
-    transaction.on_commit(catalog_changed)
-    return disabled
-
-
-@transaction.atomic
-def service_save(*, service: Service, fields: Iterable[str]) -> Service:
-    """Save an admin's edit of these fields onto the current row (a sync may have run meanwhile), repriced."""
-    edited = [name for name in fields if name in ADMIN_FIELDS]
-    current = _locked(Service.objects.filter(pk=service.pk))[0]
-    for name in edited:
-        setattr(current, name, getattr(service, name))
-    apply_price(current)
-    current.save(update_fields=[*edited, *PRICE_FIELDS])
-    transaction.on_commit(catalog_changed)
-    return current
-
-
-@transaction.atomic
-def services_set_markup(*, services: "QuerySet[Service]", markup_percent: Decimal | None) -> list[Service]:
-    services.update(markup_percent=markup_percent)
-    return services_reprice(services=services)
-
-
-@transaction.atomic
-def services_enable(*, services: "QuerySet[Service]") -> tuple[int, list[Service]]:
-    """Enable the services that can be sold; returns how many were enabled and those refused."""
-    enabled, refused, now = [], [], timezone.now()
-    for service in _locked(services.filter(is_active=False)):
-        service.is_active = True
-        apply_price(service)
-        if not service.is_active:
-            refused.append(service)
-            continue
-        service.updated_at = now
-        enabled.append(service)
-    bulk_update_rows(enabled, PRICE_FIELDS)
-    transaction.on_commit(catalog_changed)
-    return len(enabled), refused
-
-
-def services_disable(*, services: "QuerySet[Service]") -> int:
-    disabled = services.filter(is_active=True).update(
-        is_active=False, disabled_reason=Reason.NONE, updated_at=timezone.now()
-    )
-    catalog_changed()
-    return disabled
 
 
 @dataclass
@@ -329,7 +159,7 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         if not catalog.services:
             raise ProviderError(f"{provider.name} returned no usable service; nothing was changed.")
     except UpstreamError as exc:
-        result.ok, result.error = False, _explain(provider.name, exc)
+        result.ok, result.error = False, provider_error_text(provider.name, exc)
     except ProviderError as exc:
         result.ok, result.error = False, exc.message
     if not result.ok:
@@ -353,7 +183,7 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
     with transaction.atomic():
         # Serializes overlapping syncs of one provider (a beat run and an admin's "sync now").
         Provider.objects.select_for_update().filter(pk=provider.pk).first()
-        existing = {s.upstream_id: s for s in _locked(Service.objects.filter(provider=provider))}
+        existing = {s.upstream_id: s for s in services_locked(Service.objects.filter(provider=provider))}
         new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in existing]
         categories = _categories_for({_category_name(info.category) for info in incoming.values()})
 

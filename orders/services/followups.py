@@ -8,30 +8,35 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
-from billing.services import refund_issue
 from catalog.clients import provider_client
 from catalog.models import Provider
 from orders.models import CancelRequest, Order, Refill
-from orders.validation import OrderError, record_id
-from upstream.client import BATCH_LIMIT, ApiClient, UpstreamError
-from upstream.protocol import ItemError, RefillState, RefillStatus
+from orders.selectors import order_of
+from orders.services.lifecycle import CANCEL_MOVES, REFILL_MOVES, SUBMISSION_MOVES, order_close, sources
+from orders.validation import OrderError
+from upstream.client import ApiClient, UpstreamError
+from upstream.messages import CANCEL_DISABLED, INCORRECT_ORDER, REFILL_DISABLED
+from upstream.protocol import BATCH_LIMIT, ItemError, RefillState, RefillStatus
 
 logger = logging.getLogger(__name__)
 
-INCORRECT_ORDER = gettext_noop("Incorrect order ID")
-REFILL_DISABLED = gettext_noop("Refill is disabled for this order")
-CANCEL_DISABLED = gettext_noop("Cancel is disabled for this order")
 Submission = Order.Submission
 Status = Order.Status
 REFILL_POLL_DELAY = timedelta(minutes=5)
 
 
+Followup = Refill | CancelRequest
+# Never sent: canceled here at once with a full refund (the states from which an order may still be claimed).
+UNSENT = sources(SUBMISSION_MOVES, Order.Submission.SENDING)
+
+
 def _customer_order(user: User, order_id: object) -> Order:
-    order = Order.objects.select_related("service").filter(pk=record_id(order_id) or 0, user=user).first()
+    order = order_of(user=user, order_id=order_id)
     if order is None:
         raise OrderError(INCORRECT_ORDER)
     return order
@@ -53,7 +58,7 @@ def cancel_allowed(order: Order) -> bool:
     """An unfinished order never sent (canceled here, whatever the service says), or sent to a service that cancels."""
     if order.is_final:
         return False
-    if order.submission in (Submission.QUEUED, Submission.HELD):
+    if order.submission in UNSENT:
         return True
     return order.submission == Submission.SENT and order.service.cancel
 
@@ -71,17 +76,14 @@ def refill_request(*, user: User, order_id: object) -> Refill:
         raise OrderError(REFILL_DISABLED) from None
 
 
-@transaction.atomic
 def _cancel_unsent(order: Order) -> bool:
-    changed = (
-        Order.objects.filter(pk=order.pk, submission__in=[Submission.QUEUED, Submission.HELD])
-        .exclude(status__in=Order.FINAL)
-        .update(status=Status.CANCELED, completed_at=timezone.now(), remains=order.quantity,
-                reason=gettext_noop("Canceled at your request before it was sent."))
-    )  # fmt: skip
-    if changed:
-        refund_issue(order=order, amount=order.charge, note=gettext_noop("Canceled before it was sent"))
-    return changed == 1
+    return order_close(
+        order=order,
+        status=Status.CANCELED,
+        note=gettext_noop("Canceled before it was sent"),
+        reason=gettext_noop("Canceled at your request before it was sent."),
+        where=Q(submission__in=UNSENT),
+    )
 
 
 def cancel_request(*, user: User, order_id: object) -> CancelRequest | None:
@@ -93,13 +95,13 @@ def cancel_request(*, user: User, order_id: object) -> CancelRequest | None:
     order = _customer_order(user, order_id)
     if not cancel_allowed(order):
         raise OrderError(CANCEL_DISABLED)
-    if order.submission in (Submission.QUEUED, Submission.HELD) and _cancel_unsent(order):
+    if order.submission in UNSENT and _cancel_unsent(order):
         return None
     # It may have been sent (or finished) meanwhile: only a sent order is canceled upstream.
     order.refresh_from_db()
     if order.submission != Submission.SENT or not cancel_allowed(order):
         raise OrderError(CANCEL_DISABLED)
-    open_requests = order.cancel_requests.filter(status__in=[CancelRequest.Status.QUEUED, CancelRequest.Status.SENDING])
+    open_requests = order.cancel_requests.filter(status__in=CancelRequest.OPEN)
     existing = open_requests.first()
     if existing:
         return existing
@@ -127,21 +129,25 @@ def _by_provider(rows: list[tuple[int, int, int | None]]) -> dict[int, list[tupl
     return grouped
 
 
-def _claim_queued(model: type[Refill] | type[CancelRequest]) -> list[tuple[int, int, int | None]]:
+def _moves(model: type[Followup]) -> Mapping[str, frozenset[str]]:
+    return REFILL_MOVES if model is Refill else CANCEL_MOVES
+
+
+def _claim_queued(model: type[Followup]) -> list[tuple[int, int, int | None]]:
     """QUEUED → SENDING for this run only, so two overlapping runs never send the same request."""
     with transaction.atomic():
         rows = list(
             model.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status="queued")
+            .filter(status__in=sources(_moves(model), model.Status.SENDING))
             .order_by("pk")
             .values_list("pk", "order__provider_id", "order__upstream_id")[:10_000]
         )
-        model.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(status="sending")
+        model.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(status=model.Status.SENDING)
     return rows
 
 
 def _send_claimed(
-    model: type[Refill] | type[CancelRequest],
+    model: type[Followup],
     report: FollowupReport,
     ask: Callable[[ApiClient, list[int]], Mapping[int, object]],
     settle: Callable[[int, int, int | None, object], None],
@@ -156,7 +162,8 @@ def _send_claimed(
                 answers = ask(client, [upstream_id for _, upstream_id in chunk if upstream_id is not None])
             except UpstreamError as exc:
                 # Safe to ask again later: a repeated refill or cancel request is refused or harmless upstream.
-                model.objects.filter(pk__in=[pk for pk, _ in rows[start:]], status="sending").update(status="queued")
+                unsent = model.objects.filter(pk__in=[pk for pk, _ in rows[start:]], status=model.Status.SENDING)
+                unsent.update(status=model.Status.QUEUED)
                 report.failures.append(exc.message)
                 break
             for pk, upstream_id in chunk:
@@ -193,8 +200,8 @@ def refills_poll(*, everything: bool = False) -> FollowupReport:
     """Follow sent refills with batched `refill_status` calls until they end."""
     report = FollowupReport()
     now = timezone.now()
-    open_refills = Refill.objects.filter(upstream_id__isnull=False).exclude(
-        status__in=[*Refill.FINAL, Refill.Status.QUEUED]
+    open_refills = Refill.objects.filter(
+        upstream_id__isnull=False, status__in=sources(REFILL_MOVES, Refill.Status.COMPLETED)
     )
     if not everything:
         open_refills = open_refills.filter(next_poll_at__lte=now)
@@ -215,7 +222,8 @@ def refills_poll(*, everything: bool = False) -> FollowupReport:
                 if isinstance(answer, RefillStatus):
                     status = _REFILL_STATES[answer.state]
                     report.finished += status in Refill.FINAL
-                    open_refill.update(status=status, next_poll_at=now + REFILL_POLL_DELAY, last_error="")
+                    moving = open_refill.filter(status__in=[*sources(REFILL_MOVES, status), status])
+                    moving.update(status=status, next_poll_at=now + REFILL_POLL_DELAY, last_error="")
                 else:
                     message = answer.message if answer else "no answer"
                     open_refill.update(next_poll_at=now + REFILL_POLL_DELAY, last_error=message)
@@ -242,7 +250,8 @@ def cancels_forward() -> FollowupReport:
 def followups_sweep() -> int:
     """Refills and cancels whose run died while sending go back to the queue (asking again is harmless)."""
     stale = timezone.now() - timedelta(seconds=settings.ORDER_SENDING_LIMIT)
+    followups: tuple[type[Followup], ...] = (Refill, CancelRequest)
     return sum(
-        model.objects.filter(status="sending", updated_at__lt=stale).update(status="queued")
-        for model in (Refill, CancelRequest)
+        model.objects.filter(status=model.Status.SENDING, updated_at__lt=stale).update(status=model.Status.QUEUED)
+        for model in followups
     )

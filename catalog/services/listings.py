@@ -1,0 +1,137 @@
+"""Writes to what is for sale: admins' edits of services and categories, repricing, enabling and disabling,
+and the figures orders give services. Every write reprices through the one rule of catalog.pricing."""
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from catalog.models import Service
+from catalog.pricing import SaleProblem, sale_problem
+from catalog.selectors import catalog_changed
+from panel.db import bulk_update_rows
+
+Reason = Service.DisabledReason
+PRICE_FIELDS = ["rate", "is_active", "disabled_reason", "updated_at"]
+# What an admin edits; everything else about a service comes from upstream.
+ADMIN_FIELDS = (
+    "name",
+    "category",
+    "description",
+    "is_active",
+    "markup_percent",
+    "fixed_rate",
+    "refill_days",
+    "deny_duplicates",
+)
+
+
+def _disable(service: Service, reason: str) -> None:
+    service.is_active = False
+    service.disabled_reason = reason
+
+
+def services_locked(services: "QuerySet[Service]") -> list[Service]:
+    """The services, row-locked until the transaction ends; always in pk order so lockers never deadlock.
+
+    Sync, repricing and admin edits all lock before they read, so none writes back what another changed.
+    """
+    return list(services.select_related("category", "provider").select_for_update(of=("self",)).order_by("pk"))
+
+
+def apply_price(service: Service) -> None:
+    """Set the service's rate; fail closed when it has no usable price, sells below cost or vanished."""
+    price = service.price()
+    problem = sale_problem(price=price, missing_upstream=service.missing_upstream)
+    if problem == SaleProblem.NO_PRICE:
+        service.rate = Decimal(0)
+        _disable(service, Reason.NO_PRICE)
+        return
+    service.rate = price.rate
+    if not service.is_active:
+        return
+    if problem is None:
+        service.disabled_reason = Reason.NONE
+    else:
+        _disable(service, Reason(problem.value))
+
+
+def _price_state(service: Service) -> tuple[object, ...]:
+    return tuple(getattr(service, name) for name in PRICE_FIELDS[:-1])
+
+
+@transaction.atomic
+def services_reprice(*, services: "QuerySet[Service]") -> list[Service]:
+    """Recompute the rate of these services at once; returns those this disabled for selling below cost."""
+    changed, disabled, now = [], [], timezone.now()
+    for service in services_locked(services):
+        was_active, before = service.is_active, _price_state(service)
+        apply_price(service)
+        if _price_state(service) != before:
+            service.updated_at = now
+            changed.append(service)
+            if was_active and not service.is_active:
+                disabled.append(service)
+    bulk_update_rows(changed, PRICE_FIELDS)
+    transaction.on_commit(catalog_changed)
+    return disabled
+
+
+@transaction.atomic
+def service_save(*, service: Service, fields: Iterable[str]) -> Service:
+    """Save an admin's edit of these fields onto the current row (a sync may have run meanwhile), repriced."""
+    edited = [name for name in fields if name in ADMIN_FIELDS]
+    current = services_locked(Service.objects.filter(pk=service.pk))[0]
+    for name in edited:
+        setattr(current, name, getattr(service, name))
+    apply_price(current)
+    current.save(update_fields=[*edited, *PRICE_FIELDS])
+    transaction.on_commit(catalog_changed)
+    return current
+
+
+@transaction.atomic
+def services_set_markup(*, services: "QuerySet[Service]", markup_percent: Decimal | None) -> list[Service]:
+    services.update(markup_percent=markup_percent)
+    return services_reprice(services=services)
+
+
+@transaction.atomic
+def services_enable(*, services: "QuerySet[Service]") -> tuple[int, list[Service]]:
+    """Enable the services that can be sold; returns how many were enabled and those refused."""
+    enabled, refused, now = [], [], timezone.now()
+    for service in services_locked(services.filter(is_active=False)):
+        service.is_active = True
+        apply_price(service)
+        if not service.is_active:
+            refused.append(service)
+            continue
+        service.updated_at = now
+        enabled.append(service)
+    bulk_update_rows(enabled, PRICE_FIELDS)
+    transaction.on_commit(catalog_changed)
+    return len(enabled), refused
+
+
+def services_disable(*, services: "QuerySet[Service]") -> int:
+    disabled = services.filter(is_active=True).update(
+        is_active=False, disabled_reason=Reason.NONE, updated_at=timezone.now()
+    )
+    catalog_changed()
+    return disabled
+
+
+@transaction.atomic
+def services_set_average_times(*, seconds: Mapping[int, int]) -> int:
+    """Record each service's average time from order to completion (by service id); returns how many changed."""
+    changed = []
+    for service in Service.objects.filter(pk__in=list(seconds)).only("pk", "average_seconds").order_by():
+        if service.average_seconds != seconds[service.pk]:
+            service.average_seconds = seconds[service.pk]
+            changed.append(service)
+    bulk_update_rows(changed, ["average_seconds"])
+    if changed:
+        transaction.on_commit(catalog_changed)
+    return len(changed)

@@ -1,0 +1,77 @@
+"""Operators' actions on orders (Django admin): resend, link to an upstream id, finish by hand.
+
+Money moves only through the lifecycle (and so billing.services), as everywhere else.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from orders.models import Order
+from orders.services.lifecycle import SUBMISSION_MOVES, order_close, sources
+from orders.validation import OrderError
+
+Submission = Order.Submission
+Status = Order.Status
+OPERATOR_NOTES: dict[str, str] = {
+    Status.COMPLETED: gettext_noop("Marked Completed by an operator"),
+    Status.PARTIAL: gettext_noop("Marked Partial by an operator"),
+    Status.CANCELED: gettext_noop("Marked Canceled by an operator"),
+}
+# Of the states SUBMISSION_MOVES lets go back to QUEUED, those an operator resends (SENDING is a worker's).
+RESENDABLE = [state for state in sources(SUBMISSION_MOVES, Submission.QUEUED) if state != Submission.SENDING]
+
+
+def order_resend(*, order_id: int) -> bool:
+    """Put an UNKNOWN or HELD order back in the queue: the operator accepts it may be duplicated upstream."""
+    requeued = (
+        Order.objects.filter(pk=order_id, submission__in=RESENDABLE, upstream_id=None)
+        .exclude(status__in=Order.FINAL)
+        .update(submission=Submission.QUEUED, submission_changed_at=timezone.now(), next_attempt_at=None)
+    )
+    if requeued:
+        from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
+
+        transaction.on_commit(lambda: forward_order.delay(order_id))
+    return requeued == 1
+
+
+def _locked_order(order_id: int) -> Order:
+    order = Order.objects.select_for_update().select_related("user").filter(pk=order_id).first()
+    if order is None:
+        raise OrderError(f"There is no order {order_id}.")
+    return order
+
+
+def order_link_upstream(*, order_id: int, upstream_id: int) -> None:
+    """Record the upstream id an operator found for an UNKNOWN order; polling takes it from there."""
+    try:
+        with transaction.atomic():
+            order = _locked_order(order_id)
+            if order.submission != Submission.UNKNOWN or order.is_final:
+                raise OrderError("Only an open order in the unknown state can be linked to an upstream id.")
+            now = timezone.now()
+            order.submission, order.submission_changed_at, order.upstream_id = Submission.SENT, now, upstream_id
+            order.sent_at, order.next_poll_at, order.last_error = now, now, ""
+            order.save(update_fields=["submission", "submission_changed_at", "upstream_id", "sent_at", "next_poll_at",
+                                      "last_error", "updated_at"])  # fmt: skip
+    except IntegrityError:
+        raise OrderError(f"Upstream order {upstream_id} already belongs to another order.") from None
+
+
+@transaction.atomic
+def order_finish(*, order_id: int, status: str, remains: int | None = None, reason: str = "") -> Order:
+    """An operator ends an order as Completed, Partial (with what remains) or Canceled; the refund is computed
+    as for a polled status, and given once."""
+    if status not in Order.FINAL:
+        raise OrderError("Choose Completed, Partial or Canceled.")
+    order = _locked_order(order_id)
+    if order.is_final:
+        raise OrderError(f"Order {order_id} is already {order.status}.")
+    if order.submission == Submission.SENDING:
+        # A worker is placing it upstream this very moment; its outcome decides what happens next.
+        raise OrderError(f"Order {order_id} is being sent right now: try again in a minute.")
+    if status == Status.PARTIAL and (remains is None or not 0 < remains <= order.quantity):
+        raise OrderError(f"For Partial, give what remains undelivered (1 to {order.quantity}).")
+    order_close(order=order, status=status, remains=remains, reason=reason, note=OPERATOR_NOTES[status])
+    return order
