@@ -7,13 +7,15 @@ Every failure says whether a retry is safe (see "Retry safety" in API_V2.md):
 
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TypeVar, overload
+from dataclasses import dataclass
+from typing import Generic, TypeVar, overload
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from upstream.protocol import (
+    BATCH_LIMIT,
     Balance,
     Catalog,
     ItemError,
@@ -31,8 +33,6 @@ from upstream.protocol import (
     parse_order_status,
     parse_refill_state,
 )
-
-BATCH_LIMIT = 100
 
 T = TypeVar("T")
 
@@ -84,6 +84,45 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 
 def _joined(ids: list[int]) -> str:
     return ",".join(str(i) for i in ids)
+
+
+def _refill_status(value: object) -> RefillStatus:
+    if not isinstance(value, str):
+        raise ParseError(f"not a refill status: {excerpt(value)}")
+    return RefillStatus(state=parse_refill_state(value), raw_status=value.strip())
+
+
+def _item(answer: object, parse: Callable[[object], T]) -> T | ItemError:
+    """One id's answer in a batch: its parsed value, or the provider's error for it."""
+    if answer is None:
+        return ItemError("no answer for this id")
+    message = error_message(answer)
+    if message is not None:
+        return ItemError(message)
+    try:
+        return parse(answer)
+    except ParseError as exc:
+        return ItemError(f"unreadable answer: {exc}")
+
+
+@dataclass(frozen=True)
+class _IdAction(Generic[T]):
+    """An action on ids (see API_V2.md): how to send one id or a batch, and how to read what comes back."""
+
+    action: str
+    parse: Callable[[object], T]  # one id's answer
+    batch: str  # the parameter of a batch call: ids joined by commas
+    single: str | None = None  # the parameter of a one-id call; None: the client sends only batches
+    # (id_key, value_key): a one-id reply is {value_key: answer}; a batch reply is a list of
+    # {id_key: id, value_key: answer} or an object keyed by id. None: a one-id reply is the answer itself, a
+    # batch reply an object keyed by the id as text whose values are the answers.
+    keys: tuple[str, str] | None = None
+
+
+_STATUS = _IdAction("status", parse_order_status, batch="orders", single="order")
+_REFILL = _IdAction("refill", parse_int, batch="orders", single="order", keys=("order", "refill"))
+_REFILL_STATUS = _IdAction("refill_status", _refill_status, batch="refills", single="refill", keys=("refill", "status"))
+_CANCEL = _IdAction("cancel", parse_bool, batch="orders", keys=("order", "cancel"))
 
 
 class ApiClient:
@@ -214,20 +253,7 @@ class ApiClient:
     def status(self, ids: Iterable[int]) -> dict[int, OrderStatus | ItemError]: ...
     def status(self, ids: int | Iterable[int]) -> OrderStatus | dict[int, OrderStatus | ItemError]:
         """One order's status, or many in calls of at most 100 ids, keyed by upstream id."""
-        if isinstance(ids, int):
-            try:
-                return parse_order_status(self._call("status", order=str(ids)))
-            except ParseError as exc:
-                raise self._unexpected("status", exc) from None
-        results: dict[int, OrderStatus | ItemError] = {}
-        for chunk in _chunks(ids):
-            payload = self._call("status", orders=_joined(chunk))
-            if not isinstance(payload, Mapping):
-                raise self._unexpected("status", "the batch reply is not an object")
-            answers = {str(key).strip(): value for key, value in payload.items()}
-            for order_id in chunk:
-                results[order_id] = _item(answers.get(str(order_id)), parse_order_status)
-        return results
+        return self._one_or_many(_STATUS, ids)
 
     @overload
     def refill(self, ids: int) -> int: ...
@@ -235,50 +261,52 @@ class ApiClient:
     def refill(self, ids: Iterable[int]) -> dict[int, int | ItemError]: ...
     def refill(self, ids: int | Iterable[int]) -> int | dict[int, int | ItemError]:
         """Ask for refills; the answer per order is the upstream refill id (a request, not a result)."""
-        if isinstance(ids, int):
-            payload = self._call("refill", order=str(ids))
-            try:
-                if not isinstance(payload, Mapping):
-                    raise ParseError("the refill reply is not an object")
-                return parse_int(payload.get("refill"))
-            except ParseError as exc:
-                raise self._unexpected("refill", exc) from None
-        results: dict[int, int | ItemError] = {}
-        for chunk in _chunks(ids):
-            answers = self._batch_answers("refill", self._call("refill", orders=_joined(chunk)), "order", "refill")
-            for order_id in chunk:
-                results[order_id] = _item(answers.get(order_id), parse_int)
-        return results
+        return self._one_or_many(_REFILL, ids)
 
     @overload
     def refill_status(self, ids: int) -> RefillStatus: ...
     @overload
     def refill_status(self, ids: Iterable[int]) -> dict[int, RefillStatus | ItemError]: ...
     def refill_status(self, ids: int | Iterable[int]) -> RefillStatus | dict[int, RefillStatus | ItemError]:
-        if isinstance(ids, int):
-            payload = self._call("refill_status", refill=str(ids))
-            try:
-                if not isinstance(payload, Mapping):
-                    raise ParseError("the refill_status reply is not an object")
-                return _refill_status(payload.get("status"))
-            except ParseError as exc:
-                raise self._unexpected("refill_status", exc) from None
-        results: dict[int, RefillStatus | ItemError] = {}
-        for chunk in _chunks(ids):
-            payload = self._call("refill_status", refills=_joined(chunk))
-            answers = self._batch_answers("refill_status", payload, "refill", "status")
-            for refill_id in chunk:
-                results[refill_id] = _item(answers.get(refill_id), _refill_status)
-        return results
+        return self._one_or_many(_REFILL_STATUS, ids)
 
     def cancel(self, ids: Iterable[int]) -> dict[int, bool | ItemError]:
         """Ask to cancel orders: True = request accepted (the order becomes Canceled or Partial later)."""
-        results: dict[int, bool | ItemError] = {}
+        return self._many(_CANCEL, ids)
+
+    def _one_or_many(self, spec: _IdAction[T], ids: int | Iterable[int]) -> T | dict[int, T | ItemError]:
+        return self._one(spec, ids) if isinstance(ids, int) else self._many(spec, ids)
+
+    def _one(self, spec: _IdAction[T], item_id: int) -> T:
+        """One id's answer; an unreadable reply is Ambiguous, a refusal Rejected."""
+        assert spec.single is not None, f"{spec.action} takes a list of ids"
+        payload = self._call(spec.action, **{spec.single: str(item_id)})
+        try:
+            if spec.keys is None:
+                return spec.parse(payload)
+            if not isinstance(payload, Mapping):
+                raise ParseError(f"the {spec.action} reply is not an object")
+            return spec.parse(payload.get(spec.keys[1]))
+        except ParseError as exc:
+            raise self._unexpected(spec.action, exc) from None
+
+    def _many(self, spec: _IdAction[T], ids: Iterable[int]) -> dict[int, T | ItemError]:
+        """Each distinct id's answer, in calls of at most BATCH_LIMIT ids; a missing or refused one is an ItemError."""
+        results: dict[int, T | ItemError] = {}
         for chunk in _chunks(ids):
-            answers = self._batch_answers("cancel", self._call("cancel", orders=_joined(chunk)), "order", "cancel")
-            for order_id in chunk:
-                results[order_id] = _item(answers.get(order_id), parse_bool)
+            answer = self._answers(spec, self._call(spec.action, **{spec.batch: _joined(chunk)}))
+            for item_id in chunk:
+                results[item_id] = _item(answer(item_id), spec.parse)
         return results
+
+    def _answers(self, spec: _IdAction[T], payload: object) -> Callable[[int], object]:
+        """A batch reply as a look-up of one id's answer (None where the reply has none)."""
+        if spec.keys is not None:
+            return self._batch_answers(spec.action, payload, *spec.keys).get
+        if not isinstance(payload, Mapping):
+            raise self._unexpected(spec.action, "the batch reply is not an object")
+        by_text = {str(key).strip(): value for key, value in payload.items()}
+        return lambda item_id: by_text.get(str(item_id))
 
     def _batch_answers(self, action: str, payload: object, id_key: str, value_key: str) -> dict[int, object]:
         """A batch reply as {id: answer}: a list of {id_key: .., value_key: ..} or an object keyed by id."""
@@ -296,22 +324,3 @@ class ApiClient:
         except ParseError as exc:
             raise self._unexpected(action, exc) from None
         return answers
-
-
-def _refill_status(value: object) -> RefillStatus:
-    if not isinstance(value, str):
-        raise ParseError(f"not a refill status: {excerpt(value)}")
-    return RefillStatus(state=parse_refill_state(value), raw_status=value.strip())
-
-
-def _item(answer: object, parse: Callable[[object], T]) -> T | ItemError:
-    """One id's answer in a batch: its parsed value, or the provider's error for it."""
-    if answer is None:
-        return ItemError("no answer for this id")
-    message = error_message(answer)
-    if message is not None:
-        return ItemError(message)
-    try:
-        return parse(answer)
-    except ParseError as exc:
-        return ItemError(f"unreadable answer: {exc}")

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-# The most ids one batch call (status, refill, refill_status, cancel) may carry.
-BATCH_LIMIT = 100
+from upstream import service_types
 
 
 class ParseError(ValueError):
@@ -42,25 +41,12 @@ class RefillState(StrEnum):
 
 FINAL_REFILL_STATES = frozenset({RefillState.COMPLETED, RefillState.REJECTED, RefillState.ERROR})
 
-# Type names as the standard spells them; clones vary case, spacing and underscores.
-SERVICE_TYPES = (
-    "Default",
-    "Package",
-    "Custom Comments",
-    "Custom Comments Package",
-    "Mentions",
-    "Mentions with Hashtags",
-    "Mentions Custom List",
-    "Mentions Hashtag",
-    "Mentions User Followers",
-    "Mentions Media Likers",
-    "Comment Likes",
-    "Comment Replies",
-    "Poll",
-    "Invites from Groups",
-    "Subscriptions",
-    "Web Traffic",
-)
+# The most ids one `status`, `refill`, `refill_status` or `cancel` call may carry; more is refused (TOO_MANY_IDS).
+BATCH_LIMIT = 100
+
+# Type names as the standard spells them (the keys of the service-type table); clones vary case, spacing and
+# underscores.
+SERVICE_TYPES = tuple(service_types.SERVICE_TYPES)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
+from upstream.service_types import SERVICE_TYPES, SUPPORTED_TYPES
+
 
 @dataclass
 class SimService:
@@ -140,18 +142,8 @@ _PLATFORMS = (
     "SoundCloud",
 )
 _KINDS = ("Followers", "Likes", "Views", "Comments", "Shares")
-_OTHER_TYPES = (
-    "Package",
-    "Custom Comments",
-    "Mentions",
-    "Comment Likes",
-    "Poll",
-    "Web Traffic",
-    "Custom Comments Package",
-    "Mentions Custom List",
-    "Invites from Groups",
-    "Mentions Hashtag",
-)
+# Every fifth generated service is of another type the panel takes orders for, in the table's order.
+_OTHER_TYPES = tuple(name for name in SUPPORTED_TYPES if name != "Default")
 _LIMITS = ((10, 5000), (50, 10000), (100, 1000000), (20, 20000), (1000, 500000))
 
 
@@ -162,7 +154,8 @@ def generated_catalog(n: int) -> list[SimService]:
         platform = _PLATFORMS[(i - 1) % len(_PLATFORMS)]
         kind = _KINDS[(i - 1) // len(_PLATFORMS) % len(_KINDS)]
         type_ = _OTHER_TYPES[i // 5 % len(_OTHER_TYPES)] if i % 5 == 0 else "Default"
-        low, high = (1, 1) if type_.endswith("Package") else _LIMITS[i % len(_LIMITS)]
+        service_type = SERVICE_TYPES[type_]
+        low, high = (1, 1) if service_type.package else _LIMITS[i % len(_LIMITS)]
         services.append(
             SimService(
                 id=i,
@@ -174,7 +167,7 @@ def generated_catalog(n: int) -> list[SimService]:
                 max=high,
                 refill=i % 3 == 0,
                 cancel=i % 4 == 0,
-                dripfeed=type_ in ("Default", "Web Traffic") and i % 2 == 0,
+                dripfeed=service_type.dripfeed and i % 2 == 0,
                 description=f"Generated service {i}." if i % 7 else "",
                 publish_flags=i % 17 != 0,
             )

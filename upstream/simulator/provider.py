@@ -2,9 +2,26 @@
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlsplit
+
+from upstream.messages import (
+    CANCEL_DISABLED,
+    DRIPFEED_DISABLED,
+    INCORRECT_LINK,
+    INCORRECT_ORDER,
+    INCORRECT_REQUEST,
+    INCORRECT_SERVICE,
+    INVALID_KEY,
+    NOT_ENOUGH_FUNDS,
+    QUANTITY_ABOVE_MAX,
+    QUANTITY_BELOW_MIN,
+    REFILL_DISABLED,
+    REFILL_NOT_FOUND,
+    TOO_MANY_IDS,
+)
+from upstream.protocol import BATCH_LIMIT
+from upstream.service_types import SUPPORTED_TYPES, WEB_TRAFFIC_OPTIONS, ServiceType
 
 from .catalog import SimService
 from .clock import Clock
@@ -12,48 +29,12 @@ from .state import FINAL_STATUSES, Faults, SimOrder, SimRefill, Timing
 
 Json = dict[str, object] | list[dict[str, object]]
 
-INVALID_KEY = "Invalid API key"
-INCORRECT_REQUEST = "Incorrect request"
-INCORRECT_SERVICE = "Incorrect service ID"
-INCORRECT_ORDER = "Incorrect order ID"
-REFILL_NOT_FOUND = "Refill not found"
-INCORRECT_LINK = "Incorrect link"
-NOT_ENOUGH_FUNDS = "Not enough funds on balance"
-REFILL_DISABLED = "Refill is disabled for this order"
-CANCEL_DISABLED = "Cancel is disabled for this order"
-DRIPFEED_DISABLED = "Drip-feed is disabled for this service"
-TOO_MANY_IDS = "Too many ids"
-
-MAX_BATCH = 100
 _CENTS5 = Decimal("0.00001")
 
-
-@dataclass(frozen=True)
-class _AddRule:
-    fields: tuple[str, ...] = ()
-    # quantity is the number of non-empty lines of this field instead of the `quantity` parameter
-    counted: str | None = None
-    package: bool = False
-    dripfeed: bool = False
-
-
-_ADD_RULES = {
-    "default": _AddRule(dripfeed=True),
-    "package": _AddRule(package=True),
-    "custom comments": _AddRule(fields=("comments",), counted="comments"),
-    "custom comments package": _AddRule(fields=("comments",), package=True),
-    "mentions": _AddRule(fields=("usernames",)),
-    "mentions with hashtags": _AddRule(fields=("usernames", "hashtags")),
-    "mentions custom list": _AddRule(fields=("usernames",), counted="usernames"),
-    "mentions hashtag": _AddRule(fields=("hashtag",)),
-    "mentions user followers": _AddRule(fields=("username",)),
-    "mentions media likers": _AddRule(fields=("media",)),
-    "comment likes": _AddRule(fields=("username",)),
-    "comment replies": _AddRule(fields=("username", "comments"), counted="comments"),
-    "poll": _AddRule(fields=("answer_number",)),
-    "invites from groups": _AddRule(fields=("groups",)),
-    "web traffic": _AddRule(dripfeed=True),
-}
+# The types the simulator takes orders for, by their lowercased name: providers match type names
+# case-insensitively. Like the panel it takes no Subscriptions, whose parameters (posts, delay, expiry) it does
+# not simulate.
+_ADD_TYPES = {name.lower(): kind for name, kind in SUPPORTED_TYPES.items()}
 
 
 def _error(message: str) -> dict[str, object]:
@@ -124,39 +105,39 @@ def _service_entry(service: SimService) -> dict[str, object]:
     return entry
 
 
-def _add_problem(service: SimService, rule: _AddRule, params: Mapping[str, str]) -> str | None:
-    if not _is_link(params.get("link", "")):
+def _add_problem(kind: ServiceType, params: Mapping[str, str]) -> str | None:
+    if kind.link and not _is_link(params.get("link", "")):
         return INCORRECT_LINK
-    if any(not params.get(name, "").strip() for name in rule.fields):
+    if any(not params.get(name, "").strip() for name in kind.fields):
         return INCORRECT_REQUEST
-    if service.type.strip().lower() == "web traffic":
+    if kind.optional == WEB_TRAFFIC_OPTIONS:
         return _web_traffic_error(params)
     return None
 
 
 def _price_order(service: SimService, params: Mapping[str, str]) -> tuple[int, Decimal] | str:
     """The (total quantity, charge) of an `add`, or the error message refusing it."""
-    rule = _ADD_RULES.get(service.type.strip().lower())
-    if rule is None:
+    kind = _ADD_TYPES.get(service.type.strip().lower())
+    if kind is None:
         return INCORRECT_REQUEST
-    if problem := _add_problem(service, rule, params):
+    if problem := _add_problem(kind, params):
         return problem
-    runs = _as_int(params.get("runs")) if rule.dripfeed else None
+    runs = _as_int(params.get("runs")) if kind.dripfeed else None
     # Some clients send runs=undefined or runs=0 for plain orders.
     if runs is not None and runs < 1:
         runs = None
     if runs is not None and not service.dripfeed:
         return DRIPFEED_DISABLED
-    if rule.package:
+    if kind.package:
         return 1, service.rate
-    if rule.counted is not None:
-        quantity = len(_lines(params.get(rule.counted, "")))
+    if kind.counted is not None:
+        quantity = len(_lines(params.get(kind.counted, "")))
     else:
         quantity = _as_int(params.get("quantity")) or 0
     if quantity < service.min:
-        return f"Quantity less than minimal {service.min}"
+        return QUANTITY_BELOW_MIN % {"min": service.min}
     if quantity > service.max:
-        return f"Quantity more than maximum {service.max}"
+        return QUANTITY_ABOVE_MAX % {"max": service.max}
     runs = runs or 1
     charge = (service.rate * quantity * runs / 1000).quantize(_CENTS5, rounding=ROUND_HALF_UP)
     return quantity * runs, charge
@@ -266,7 +247,7 @@ class Provider:
         tokens = _tokens(params, "orders")
         if tokens is None:
             return _error(INCORRECT_REQUEST)
-        if len(tokens) > MAX_BATCH:
+        if len(tokens) > BATCH_LIMIT:
             return _error(TOO_MANY_IDS)
         return {token: self._order_entry(token, now) for token in tokens}
 
@@ -274,7 +255,7 @@ class Provider:
         tokens = _tokens(params, "orders") or _tokens(params, "order")
         if not tokens:
             return _error(INCORRECT_REQUEST)
-        if len(tokens) > MAX_BATCH:
+        if len(tokens) > BATCH_LIMIT:
             return _error(TOO_MANY_IDS)
         return [{"order": _id_key(token), "cancel": self._cancel_one(token, now)} for token in tokens]
 
@@ -296,7 +277,7 @@ class Provider:
         tokens = _tokens(params, "orders")
         if tokens is None:
             return _error(INCORRECT_REQUEST)
-        if len(tokens) > MAX_BATCH:
+        if len(tokens) > BATCH_LIMIT:
             return _error(TOO_MANY_IDS)
         return [{"order": _id_key(token), "refill": self._refill_one(token, now)} for token in tokens]
 
@@ -325,7 +306,7 @@ class Provider:
         tokens = _tokens(params, "orders") if tokens is None else tokens
         if tokens is None:
             return _error(INCORRECT_REQUEST)
-        if len(tokens) > MAX_BATCH:
+        if len(tokens) > BATCH_LIMIT:
             return _error(TOO_MANY_IDS)
         entries: list[dict[str, object]] = []
         for token in tokens:
