@@ -18,7 +18,7 @@ def test_it_gives_each_customer_their_rate_never_below_cost(services):
     friend = UserFactory.create(username="friend", discount_percent=Decimal(10))
     family = UserFactory.create(username="family", discount_percent=Decimal(100))
 
-    def rate(user) -> Decimal:
+    def rate(user):
         return next(row["rate"] for row in customer_catalog(user=user) if row["pk"] == likes.pk)
 
     assert rate(regular) == likes.rate
