@@ -58,7 +58,7 @@ class Command(BaseCommand):
             min_quantity=10, max_quantity=10_000,
         )  # fmt: skip
         user = User.objects.create(username="bench")
-        wallet = Wallet.objects.create(user=user, balance=0)
+        wallet = Wallet.objects.get(user=user)  # opened with the user
         LedgerEntry.objects.create(wallet=wallet, kind="deposit", amount=CHARGE * count, balance_after=CHARGE * count)
         now = simulator.clock.now()
         orders = [
