@@ -7,18 +7,18 @@ import pytest
 from accounts.services import api_key_issue
 from billing.models import LedgerEntry, Wallet
 from billing.services import wallet_credit
-from catalog.models import Provider, Service
+from catalog.models import Service
 from catalog.services import catalog_sync
 from orders.followups import cancel_request, cancels_forward, refill_request, refills_forward, refills_poll
 from orders.models import Order, Refill
 from orders.polling import poll_statuses
 from orders.services import order_forward, order_place
-from tests.factories import UserFactory
+from tests.factories import ProviderFactory, UserFactory
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_downstream_panel_resells_our_catalog_end_to_end(live_server, services, simulator, alice):
-    reseller = Provider.objects.create(
+    reseller = ProviderFactory.create(
         name="Our panel", api_url=f"{live_server.url}/api/v2", api_key=api_key_issue(user=alice),
         markup_percent=Decimal(20),
     )  # fmt: skip

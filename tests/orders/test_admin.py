@@ -12,8 +12,8 @@ from django.urls import reverse
 from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
-from orders.models import CancelRequest, Order, Refill
-from tests.factories import OrderFactory, UserFactory
+from orders.models import CancelRequest, Order
+from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -85,8 +85,8 @@ def test_it_filters_orders(admin_client, alice, bob):
 
 def test_it_escapes_a_hostile_link_and_last_error(admin_client, alice):
     order = _order(alice, link=f"https://x.com/{HOSTILE}", last_error=HOSTILE, submission=Submission.UNKNOWN)
-    refill = Refill.objects.create(order=order, last_error=HOSTILE)
-    cancel = CancelRequest.objects.create(order=order, last_error=HOSTILE)
+    refill = RefillFactory.create(order=order, last_error=HOSTILE)
+    cancel = CancelRequestFactory.create(order=order, last_error=HOSTILE)
     urls = [
         ORDERS,
         reverse("admin:orders_order_change", args=[order.pk]),
@@ -117,7 +117,7 @@ def test_it_shows_every_field_read_only_with_the_order_ledger(admin_client, alic
 @pytest.mark.parametrize("model", ["order", "refill", "cancelrequest"])
 def test_it_refuses_to_add_edit_or_delete(admin_client, alice, model):
     order = _order(alice)
-    pk = {"order": order, "refill": Refill.objects.create(order=order), "cancelrequest": CancelRequest.objects.create(
+    pk = {"order": order, "refill": RefillFactory.create(order=order), "cancelrequest": CancelRequestFactory.create(
         order=order
     )}[model].pk  # fmt: skip
     assert admin_client.get(reverse(f"admin:orders_{model}_add")).status_code == 403
@@ -131,8 +131,8 @@ def test_it_refuses_to_add_edit_or_delete(admin_client, alice, model):
 
 def test_it_lists_refills_and_cancel_requests_by_order(admin_client, alice):
     first, second = _order(alice), _order(alice)
-    Refill.objects.create(order=first)
-    CancelRequest.objects.create(order=second, status=CancelRequest.Status.REFUSED)
+    RefillFactory.create(order=first)
+    CancelRequestFactory.create(order=second, status=CancelRequest.Status.REFUSED)
     for model, order in [("refill", first), ("cancelrequest", second)]:
         url = reverse(f"admin:orders_{model}_changelist")
         found = admin_client.get(url, {"q": str(order.pk)}).context["cl"].result_list
