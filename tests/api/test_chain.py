@@ -13,11 +13,11 @@ from orders.followups import cancel_request, cancels_forward, refill_request, re
 from orders.models import Order, Refill
 from orders.polling import poll_statuses
 from orders.services import order_forward, order_place
-from tests.factories import ProviderFactory, UserFactory
+from tests.factories import ProviderFactory
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_downstream_panel_resells_our_catalog_end_to_end(live_server, services, simulator, alice):
+def test_a_downstream_panel_resells_our_catalog_end_to_end(live_server, services, simulator, alice, bob):
     reseller = ProviderFactory.create(
         name="Our panel", api_url=f"{live_server.url}/api/v2", api_key=api_key_issue(user=alice),
         markup_percent=Decimal(20),
@@ -31,7 +31,6 @@ def test_a_downstream_panel_resells_our_catalog_end_to_end(live_server, services
     )
     assert (mirrored.refill, mirrored.cancel, mirrored.min_quantity) == (True, True, 50)
 
-    bob = UserFactory.create(username="bob")
     wallet_credit(user=bob, amount=Decimal(10))
     simulator.force_outcome = "Completed"
     theirs = order_place(user=bob, service_id=mirrored.pk, params={"link": "https://x.com/p/1", "quantity": "1000"})

@@ -13,28 +13,15 @@ from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
 from orders.models import CancelRequest, Order
-from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory, UserFactory
+from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory
 
-pytestmark = pytest.mark.django_db
+# The balances below count from alice's 10.00000.
+pytestmark = [pytest.mark.django_db, pytest.mark.alice_balance(Decimal(10))]
 
 HOSTILE = '<script>alert("x")</script>'
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
 ORDERS = reverse("admin:orders_order_changelist")
 Submission = Order.Submission
-
-
-@pytest.fixture
-def alice():
-    user = UserFactory.create(username="alice")
-    wallet_credit(user=user, amount=Decimal(10))
-    return user
-
-
-@pytest.fixture
-def bob():
-    user = UserFactory.create(username="bob")
-    wallet_credit(user=user, amount=Decimal(10))
-    return user
 
 
 def _order(user: User, **fields: object) -> Order:
@@ -76,6 +63,7 @@ def test_it_searches_orders_by_id_upstream_id_and_link(admin_client, alice):
 
 
 def test_it_filters_orders(admin_client, alice, bob):
+    wallet_credit(user=bob, amount=Decimal(10))
     held = _order(alice, submission=Submission.HELD)
     bobs = _order(bob, status=Order.Status.IN_PROGRESS, submission=Submission.SENT, upstream_id=1)
     assert list(admin_client.get(ORDERS, {"submission__exact": "held"}).context["cl"].result_list) == [held]
@@ -268,10 +256,11 @@ def test_it_marks_one_order_partial_at_a_time(admin_client, alice):
     assert {o.status for o in Order.objects.all()} == {"Pending"}
 
 
-def test_it_lets_staff_who_may_only_view_orders_change_nothing(client, alice):
-    viewer = UserFactory.create(username="charlie", is_staff=True)
-    viewer.user_permissions.add(*Permission.objects.filter(codename="view_order"))
-    client.force_login(viewer)
+def test_it_lets_staff_who_may_only_view_orders_change_nothing(client, alice, charlie):
+    charlie.is_staff = True
+    charlie.save(update_fields=["is_staff"])
+    charlie.user_permissions.add(*Permission.objects.filter(codename="view_order"))
+    client.force_login(charlie)
     order = _order(alice, submission=Submission.UNKNOWN)
     page = client.get(ORDERS).content.decode()
     assert "Cancel and refund" not in page and "Resend" not in page

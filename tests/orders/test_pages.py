@@ -12,14 +12,9 @@ from django.utils import timezone
 from billing.models import Wallet
 from orders.models import CancelRequest, Order, Refill
 from orders.services import order_place
-from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory, ServiceFactory, UserFactory
+from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bob(db):
-    return UserFactory.create(username="bob")
 
 
 @pytest.fixture
