@@ -7,6 +7,14 @@ from upstream.simulator import FakeClock, Simulator
 SIMULATOR_KEY = "sk-live-0123456789abcdef"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "alice_balance(amount, note=''): alice starts with this one deposit instead of 100.00000 (for a module "
+        "whose checks count on another opening balance: money cannot be taken back out of the ledger)",
+    )
+
+
 @pytest.fixture
 def simulator() -> Iterator[Simulator]:
     """The simulator provider on a free port, on a clock that tests advance by hand."""
@@ -35,17 +43,40 @@ def services(provider, settings):
     return {s.upstream_id: s for s in Service.objects.filter(provider=provider)}
 
 
+# The three customers every test knows, defined here only. A test that needs one of them with more money, a
+# discount or staff rights gives it to them itself (money through billing.services, so the ledger stays balanced).
+
+
 @pytest.fixture
-def alice(db: None):
-    """A customer with 100.00000 in her wallet."""
+def alice(db: None, request: pytest.FixtureRequest):
+    """A customer, alice@example.com, with 100.00000 in her wallet (one deposit), or the deposit that the test's
+    `alice_balance` marker names."""
     from decimal import Decimal
 
     from billing.services import wallet_credit
     from tests.factories import UserFactory
 
+    marker = request.node.get_closest_marker("alice_balance")
+    amount, note = (Decimal(100), "") if marker is None else (marker.args[0], marker.kwargs.get("note", ""))
     user = UserFactory.create(username="alice")
-    wallet_credit(user=user, amount=Decimal(100))
+    wallet_credit(user=user, amount=amount, note=note)
     return user
+
+
+@pytest.fixture
+def bob(db: None):
+    """A customer, bob@example.org, with no money yet (and no wallet until money moves)."""
+    from tests.factories import UserFactory
+
+    return UserFactory.create(username="bob", email="bob@example.org")
+
+
+@pytest.fixture
+def charlie(db: None):
+    """A customer, charlie@example.com, with no money yet (and no wallet until money moves)."""
+    from tests.factories import UserFactory
+
+    return UserFactory.create(username="charlie")
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,21 @@
-"""factory_boy factories, all in one place."""
+"""factory_boy factories, all in one place: one per model (tests/test_factories.py checks that none is missing)."""
 
+import hashlib
 from decimal import Decimal
+from typing import Any
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from accounts.models import User
-from billing.models import DepositRequest, PaymentMethod
+from accounts.models import ApiKey, User
+from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
 from catalog.models import Category, Provider, Service
-from orders.models import Order
+from orders.models import CancelRequest, IdempotencyKey, Order, Refill
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class UserFactory(DjangoModelFactory[User]):
@@ -19,6 +26,22 @@ class UserFactory(DjangoModelFactory[User]):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct horse battery staple")
+
+
+class ApiKeyFactory(DjangoModelFactory[ApiKey]):
+    """A customer's API key. Only its hash is stored: the key a client sends is `prefix + secret`, with the secret
+    given as a parameter (`ApiKeyFactory.create(secret="...")`). Real keys come from accounts.services.api_key_issue.
+    """
+
+    class Meta:
+        model = ApiKey
+
+    class Params:
+        secret = factory.Sequence(lambda n: f"test-secret-{n:08d}")
+
+    user = factory.SubFactory(UserFactory)
+    prefix = factory.Sequence(lambda n: f"{n:012x}")  # the 12 characters a key is looked up by
+    secret_hash = factory.LazyAttribute(lambda key: _sha256(key.secret))
 
 
 class ProviderFactory(DjangoModelFactory[Provider]):
@@ -53,10 +76,19 @@ class ServiceFactory(DjangoModelFactory[Service]):
 
 
 class OrderFactory(DjangoModelFactory[Order]):
-    """An order as placed, without its charge: tests that move money post the charge with billing.services."""
+    """An order as placed, without its charge: tests that move money post the charge with billing.services.
+
+    `sent=True` gives it an upstream id; `completed=True` also has the provider deliver it all just now.
+    """
 
     class Meta:
         model = Order
+
+    class Params:
+        sent = factory.Trait(submission=Order.Submission.SENT, upstream_id=factory.Sequence(lambda n: 700_000 + n))
+        completed = factory.Trait(
+            sent=True, status=Order.Status.COMPLETED, remains=0, completed_at=factory.LazyFunction(timezone.now)
+        )
 
     user = factory.SubFactory(UserFactory)
     service = factory.SubFactory(ServiceFactory)
@@ -67,6 +99,81 @@ class OrderFactory(DjangoModelFactory[Order]):
     rate = Decimal("1.500000")
     charge = Decimal("1.50000")
     cost = Decimal("1.00000")
+
+
+class RefillFactory(DjangoModelFactory[Refill]):
+    """A refill a customer asked for, queued to go upstream; by default of a completed order of its own."""
+
+    class Meta:
+        model = Refill
+
+    order = factory.SubFactory(OrderFactory, completed=True)
+
+
+class CancelRequestFactory(DjangoModelFactory[CancelRequest]):
+    """A cancel request a customer made, queued to go upstream; by default of a sent order of its own."""
+
+    class Meta:
+        model = CancelRequest
+
+    order = factory.SubFactory(OrderFactory, sent=True)
+
+
+class IdempotencyKeyFactory(DjangoModelFactory[IdempotencyKey]):
+    """An API `add` remembered by its idempotency key, with the order it created for the same customer."""
+
+    class Meta:
+        model = IdempotencyKey
+
+    order = factory.SubFactory(OrderFactory)
+    user = factory.SelfAttribute("order.user")
+    key = factory.Sequence(lambda n: f"idempotency-key-{n}")
+    fingerprint = factory.LazyAttribute(lambda row: _sha256(f"fingerprint of {row.key}"))
+
+
+class WalletFactory(DjangoModelFactory[Wallet]):
+    """A customer's wallet, empty: money only gets in through billing.services (or LedgerEntryFactory)."""
+
+    class Meta:
+        model = Wallet
+        django_get_or_create = ["user"]
+
+    user = factory.SubFactory(UserFactory)
+
+
+class LedgerEntryFactory(DjangoModelFactory[LedgerEntry]):
+    """One movement of money, posted through billing.services like every real one, so that the wallet moves with
+    its ledger: a positive amount is credited, a negative one debited, a refund refunds `order`. The service
+    computes balance_after."""
+
+    class Meta:
+        model = LedgerEntry
+
+    wallet = factory.SubFactory(WalletFactory)
+    kind = LedgerEntry.Kind.DEPOSIT
+    amount = Decimal("10.00000")  # signed, as stored
+    order = None
+    actor = None
+    note = ""
+
+    @classmethod
+    def _create(cls, model_class: type[LedgerEntry], *args: Any, **kwargs: Any) -> LedgerEntry:
+        from billing.services import refund_issue, wallet_credit, wallet_debit
+
+        wallet, kind, amount = kwargs.pop("wallet"), kwargs.pop("kind"), kwargs.pop("amount")
+        order, actor, note = kwargs.pop("order"), kwargs.pop("actor"), kwargs.pop("note")
+        if args or kwargs:
+            raise TypeError(f"LedgerEntryFactory posts through billing.services and cannot set {sorted(kwargs)}")
+        if kind == LedgerEntry.Kind.REFUND:
+            refund = refund_issue(order=order, amount=amount, note=note)
+            if refund is None:
+                raise ValueError(f"nothing to refund on {order}")
+            return refund
+        if amount > 0:
+            if order is not None:
+                raise ValueError("a credit belongs to no order")
+            return wallet_credit(user=wallet.user, amount=amount, kind=kind, actor=actor, note=note)
+        return wallet_debit(user=wallet.user, amount=-amount, kind=kind, order=order, actor=actor, note=note)
 
 
 class PaymentMethodFactory(DjangoModelFactory[PaymentMethod]):

@@ -73,8 +73,7 @@ def test_it_limits_signups_per_address_and_says_so(client, settings):
     assert not User.objects.filter(username="u3").exists()
 
 
-def test_it_signs_in_and_out(client):
-    UserFactory.create(username="alice")
+def test_it_signs_in_and_out(client, alice):
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 302
     assert client.get("/orders/new/").status_code == 200
@@ -89,9 +88,8 @@ def test_it_sends_anonymous_visitors_to_the_sign_in_page(client):
         assert client.get(path)["Location"] == f"/accounts/login/?next={path}"
 
 
-def test_it_limits_sign_in_attempts_even_with_the_right_password(client, settings):
+def test_it_limits_sign_in_attempts_even_with_the_right_password(client, alice, settings):
     settings.LOGIN_RATE_LIMIT = 3
-    UserFactory.create(username="alice")
     for _ in range(3):
         assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 200
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
@@ -99,20 +97,18 @@ def test_it_limits_sign_in_attempts_even_with_the_right_password(client, setting
     assert "_auth_user_id" not in client.session
 
 
-def test_it_limits_guessing_one_username_from_many_addresses(settings):
+def test_it_limits_guessing_one_username_from_many_addresses(alice, settings):
     settings.LOGIN_RATE_LIMIT = 2
-    UserFactory.create(username="alice")
     for number in range(2):
         Client(REMOTE_ADDR=f"10.0.0.{number}").post("/accounts/login/", {"username": "alice", "password": "x"})
     other = Client(REMOTE_ADDR="10.0.0.9").post("/accounts/login/", {"username": "ALICE", "password": PASSWORD})
     assert other.status_code == 429
 
 
-def test_a_blocked_sign_in_does_not_even_check_the_password(client, settings):
+def test_a_blocked_sign_in_does_not_even_check_the_password(client, alice, settings):
     from django.contrib.auth.signals import user_login_failed
 
     settings.LOGIN_RATE_LIMIT = 1
-    UserFactory.create(username="alice")
     checked = []
 
     def receiver(**kwargs):
@@ -127,9 +123,8 @@ def test_a_blocked_sign_in_does_not_even_check_the_password(client, settings):
     assert len(checked) == 1
 
 
-def test_only_failed_sign_ins_count_against_a_username(settings):
+def test_only_failed_sign_ins_count_against_a_username(alice, settings):
     settings.LOGIN_RATE_LIMIT = 2
-    UserFactory.create(username="alice")
     for number in range(3):
         response = Client(REMOTE_ADDR=f"10.0.1.{number}").post(
             "/accounts/login/", {"username": "alice", "password": PASSWORD}
@@ -165,8 +160,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(settings):
     assert proxy.post("/accounts/signup/", third, HTTP_X_FORWARDED_FOR="other, 2.2.2.2").status_code == 429
 
 
-def test_it_resets_a_password_by_email(client):
-    UserFactory.create(username="alice", email="alice@example.com")
+def test_it_resets_a_password_by_email(client, alice):
     response = client.post("/accounts/password-reset/", {"email": "alice@example.com"})
     assert response["Location"] == "/accounts/password-reset/sent/"
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@example.com"]
@@ -182,17 +176,15 @@ def test_it_sends_no_mail_for_an_unknown_address_and_says_the_same(client):
     assert response["Location"] == "/accounts/password-reset/sent/" and mail.outbox == []
 
 
-def test_it_limits_reset_mails_per_address(client, settings):
+def test_it_limits_reset_mails_per_address(client, alice, settings):
     settings.SIGNUP_RATE_LIMIT = 2
-    UserFactory.create(username="alice", email="alice@example.com")
     for _ in range(2):
         client.post("/accounts/password-reset/", {"email": "alice@example.com"})
     response = client.post("/accounts/password-reset/", {"email": "alice@example.com"})
     assert response.status_code == 429 and b"Too many attempts" in response.content and len(mail.outbox) == 2
 
 
-def test_it_saves_email_language_and_time_zone(client):
-    alice = UserFactory.create(username="alice")
+def test_it_saves_email_language_and_time_zone(client, alice):
     client.force_login(alice)
     response = client.post(
         "/account/", {"form": "profile", "email": "new@example.com", "language": "ja", "time_zone": "Asia/Tokyo"}
@@ -207,8 +199,7 @@ def test_it_saves_email_language_and_time_zone(client):
     ("changes", "field"),
     [({"time_zone": "Mars/Olympus"}, "time_zone"), ({"language": "xx"}, "language"), ({"email": "nope"}, "email")],
 )
-def test_it_rejects_bad_account_settings(client, changes, field):
-    alice = UserFactory.create(username="alice")
+def test_it_rejects_bad_account_settings(client, alice, changes, field):
     client.force_login(alice)
     data = {"form": "profile", "email": "alice@example.com", "language": "", "time_zone": "UTC", **changes}
     response = client.post("/account/", data)
@@ -217,16 +208,13 @@ def test_it_rejects_bad_account_settings(client, changes, field):
     assert (alice.time_zone, alice.language) == ("UTC", "")
 
 
-def test_it_refuses_an_email_another_account_uses(client):
-    UserFactory.create(username="bob", email="bob@example.com")
-    alice = UserFactory.create(username="alice")
+def test_it_refuses_an_email_another_account_uses(client, alice, bob):
     client.force_login(alice)
-    data = {"form": "profile", "email": "bob@example.com", "language": "", "time_zone": "UTC"}
+    data = {"form": "profile", "email": bob.email, "language": "", "time_zone": "UTC"}
     assert "already uses" in client.post("/account/", data).context["profile"].errors["email"][0]
 
 
-def test_it_changes_the_password_and_keeps_the_session(client):
-    alice = UserFactory.create(username="alice")
+def test_it_changes_the_password_and_keeps_the_session(client, alice):
     client.force_login(alice)
     data = {"form": "password", "old_password": PASSWORD, "new_password1": "another passphrase 9",
             "new_password2": "another passphrase 9"}  # fmt: skip
@@ -237,11 +225,10 @@ def test_it_changes_the_password_and_keeps_the_session(client):
     assert client.post("/account/", data).context["password"].errors["old_password"]
 
 
-def test_the_language_switch_works_signed_out_and_is_remembered_signed_in(client):
+def test_the_language_switch_works_signed_out_and_is_remembered_signed_in(client, alice):
     response = client.post("/language/", {"language": "ja", "next": "/accounts/login/"})
     assert response["Location"] == "/accounts/login/"
     assert client.get("/accounts/login/").headers["Content-Language"] == "ja"
-    alice = UserFactory.create(username="alice")
     client.force_login(alice)
     client.post("/language/", {"language": "en", "next": "https://evil.example.com/"})
     alice.refresh_from_db()
@@ -249,8 +236,7 @@ def test_the_language_switch_works_signed_out_and_is_remembered_signed_in(client
     assert client.post("/language/", {"language": "ja", "next": "https://evil.example.com/"})["Location"] == "/"
 
 
-def test_every_account_form_needs_the_csrf_token():
-    alice = UserFactory.create(username="alice")
+def test_every_account_form_needs_the_csrf_token(alice):
     client = Client(enforce_csrf_checks=True)
     assert client.post("/accounts/signup/", {"username": "x"}).status_code == 403
     assert client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 403

@@ -12,7 +12,6 @@ from accounts.services import api_key_issue
 from billing.models import LedgerEntry, Wallet
 from orders.models import Order
 from orders.services.forwarding import order_forward
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -135,10 +134,9 @@ def test_it_limits_the_rate_per_key(client, key, settings):
     assert answers[:3] == [answers[0]] * 3 and answers[3] == {"error": "Too many requests"}
 
 
-def test_it_answers_a_batch_status_per_id_and_hides_other_customers_orders(client, key, alice, services):
+def test_it_answers_a_batch_status_per_id_and_hides_other_customers_orders(client, key, alice, bob, services):
     mine = [call(client, key, action="add", service=str(services[1].pk), link=LINK, quantity="100")["order"]
             for _ in range(2)]  # fmt: skip
-    bob = UserFactory.create(username="bob")
     from billing.services import wallet_credit
     from orders.services.placement import order_place
 
@@ -248,12 +246,11 @@ def test_every_action_answers_the_same_over_every_encoding(client, key, encoding
     assert response.json() == expect
 
 
-def test_another_customers_refill_is_not_found(client, key, alice, services, simulator):
+def test_another_customers_refill_is_not_found(client, key, alice, bob, services, simulator):
     from orders.services.followups import refill_request
     from orders.services.polling import poll_statuses
 
     simulator.force_outcome = "Completed"
-    bob = UserFactory.create(username="bob")
     bob_key = api_key_issue(user=bob)
     from billing.services import wallet_credit
 

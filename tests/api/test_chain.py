@@ -7,19 +7,19 @@ import pytest
 from accounts.services import api_key_issue
 from billing.models import LedgerEntry, Wallet
 from billing.services import wallet_credit
-from catalog.models import Provider, Service
+from catalog.models import Service
 from catalog.services.sync import catalog_sync
 from orders.models import Order, Refill
 from orders.services.followups import cancel_request, cancels_forward, refill_request, refills_forward, refills_poll
 from orders.services.forwarding import order_forward
 from orders.services.placement import order_place
 from orders.services.polling import poll_statuses
-from tests.factories import UserFactory
+from tests.factories import ProviderFactory
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_downstream_panel_resells_our_catalog_end_to_end(live_server, services, simulator, alice):
-    reseller = Provider.objects.create(
+def test_a_downstream_panel_resells_our_catalog_end_to_end(live_server, services, simulator, alice, bob):
+    reseller = ProviderFactory.create(
         name="Our panel", api_url=f"{live_server.url}/api/v2", api_key=api_key_issue(user=alice),
         markup_percent=Decimal(20),
     )  # fmt: skip
@@ -32,7 +32,6 @@ def test_a_downstream_panel_resells_our_catalog_end_to_end(live_server, services
     )
     assert (mirrored.refill, mirrored.cancel, mirrored.min_quantity) == (True, True, 50)
 
-    bob = UserFactory.create(username="bob")
     wallet_credit(user=bob, amount=Decimal(10))
     simulator.force_outcome = "Completed"
     theirs = order_place(user=bob, service_id=mirrored.pk, params={"link": "https://x.com/p/1", "quantity": "1000"})

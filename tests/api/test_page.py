@@ -10,7 +10,6 @@ from django.utils.html import escape
 from accounts.models import ApiKey
 from accounts.services import api_key_issue
 from api import docs
-from tests.factories import UserFactory
 from upstream.service_types import SUPPORTED_TYPES
 
 pytestmark = pytest.mark.django_db
@@ -89,10 +88,9 @@ def test_it_issues_keys_only_on_post(alice):
     assert not ApiKey.objects.filter(user=alice).exists()
 
 
-def test_it_never_shows_another_customers_key(alice):
+def test_it_never_shows_another_customers_key(alice, bob):
     api_key_issue(user=alice)
     prefix = ApiKey.objects.get(user=alice).prefix
-    bob = UserFactory.create(username="bob")
     html = _signed_in(bob).get(PAGE).content.decode()
     assert prefix not in html and "You have no API key yet." in html
 

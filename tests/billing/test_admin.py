@@ -11,27 +11,14 @@ from django.urls import reverse
 from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
-from tests.factories import OrderFactory, UserFactory
+from tests.factories import OrderFactory
 
-pytestmark = pytest.mark.django_db
+# The pages below show alice's one ledger entry, her 10.00000 from a bank transfer.
+pytestmark = [pytest.mark.django_db, pytest.mark.alice_balance(Decimal(10), note="bank transfer")]
 
 HOSTILE = '<script>alert("x")</script>'
 WALLETS = reverse("admin:billing_wallet_changelist")
 LEDGER = reverse("admin:billing_ledgerentry_changelist")
-
-
-@pytest.fixture
-def alice():
-    user = UserFactory.create(username="alice", email="alice@example.com")
-    wallet_credit(user=user, amount=Decimal(10), note="bank transfer")
-    return user
-
-
-@pytest.fixture
-def bob():
-    user = UserFactory.create(username="bob", email="bob@example.org")
-    wallet_credit(user=user, amount=Decimal(1))
-    return user
 
 
 def _adjust(client: Client, user: User, **form: str) -> HttpResponseBase:
@@ -44,6 +31,7 @@ def _balance(user: User) -> Decimal:
 
 
 def test_it_lists_wallets_and_searches_them(admin_client, alice, bob):
+    wallet_credit(user=bob, amount=Decimal(1))
     page = admin_client.get(WALLETS).content.decode()
     assert "alice" in page and "10.00000" in page and "bob" in page
     page = admin_client.get(WALLETS, {"q": "example.org"}).content.decode()
@@ -59,6 +47,7 @@ def test_it_lists_the_ledger_with_a_link_to_the_order(admin_client, alice):
 
 
 def test_it_searches_the_ledger_by_order_id_username_and_note(admin_client, alice, bob):
+    wallet_credit(user=bob, amount=Decimal(1))
     order = OrderFactory(user=bob, charge=Decimal("0.5"))
     wallet_debit(user=bob, amount=order.charge, kind=LedgerEntry.Kind.CHARGE, order=order)
     found = admin_client.get(LEDGER, {"q": str(order.pk)}).context["cl"].result_list
@@ -153,6 +142,7 @@ def test_it_requires_a_note(admin_client, alice):
 
 
 def test_it_adjusts_one_wallet_at_a_time(admin_client, alice, bob):
+    wallet_credit(user=bob, amount=Decimal(1))
     selection = [str(w.pk) for w in Wallet.objects.all()]
     response = admin_client.post(
         WALLETS,
@@ -164,10 +154,11 @@ def test_it_adjusts_one_wallet_at_a_time(admin_client, alice, bob):
     assert (_balance(alice), _balance(bob)) == (Decimal(10), Decimal(1))
 
 
-def test_it_lets_staff_who_may_only_view_wallets_move_no_money(client, alice):
-    viewer = UserFactory.create(username="charlie", is_staff=True)
-    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_wallet", "view_ledgerentry"]))
-    client.force_login(viewer)
+def test_it_lets_staff_who_may_only_view_wallets_move_no_money(client, alice, charlie):
+    charlie.is_staff = True
+    charlie.save(update_fields=["is_staff"])
+    charlie.user_permissions.add(*Permission.objects.filter(codename__in=["view_wallet", "view_ledgerentry"]))
+    client.force_login(charlie)
     assert "Credit or debit with a note" not in client.get(WALLETS).content.decode()
     assert _adjust(client, alice, direction="credit", amount="100", note="for me").status_code == 200
     assert _balance(alice) == Decimal(10) and LedgerEntry.objects.count() == 1

@@ -9,18 +9,13 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
-from tests.factories import DepositRequestFactory, PaymentMethodFactory, UserFactory
+from tests.factories import DepositRequestFactory, PaymentMethodFactory
 
 pytestmark = pytest.mark.django_db
 
 DEPOSITS = reverse("admin:billing_depositrequest_changelist")
 METHODS = reverse("admin:billing_paymentmethod_changelist")
 HOSTILE = '<script>alert("x")</script>'
-
-
-@pytest.fixture
-def bob():
-    return UserFactory.create(username="bob", email="bob@example.org")
 
 
 @pytest.fixture
@@ -117,10 +112,11 @@ def test_it_changes_requests_only_through_the_actions(admin_client, alice, depos
     assert _status(deposit) == "pending" and _balance(alice) == Decimal(100)
 
 
-def test_it_lets_staff_who_may_only_view_requests_decide_nothing(client, alice, deposit):
-    viewer = UserFactory.create(username="charlie", is_staff=True)
-    viewer.user_permissions.add(*Permission.objects.filter(codename="view_depositrequest"))
-    client.force_login(viewer)
+def test_it_lets_staff_who_may_only_view_requests_decide_nothing(client, alice, charlie, deposit):
+    charlie.is_staff = True
+    charlie.save(update_fields=["is_staff"])
+    charlie.user_permissions.add(*Permission.objects.filter(codename="view_depositrequest"))
+    client.force_login(charlie)
     page = client.get(DEPOSITS).content.decode()
     assert "TX-42" in page and "Approve (credit" not in page and "Reject with a note" not in page
     _act(client, "approve", [deposit])

@@ -12,18 +12,13 @@ from django.urls import reverse
 
 from billing.models import DepositRequest, LedgerEntry, Wallet
 from billing.services import wallet_credit, wallet_debit
-from tests.factories import DepositRequestFactory, OrderFactory, PaymentMethodFactory, UserFactory
+from tests.factories import DepositRequestFactory, OrderFactory, PaymentMethodFactory
 
 pytestmark = pytest.mark.django_db
 
 FUNDS = reverse("funds")
 HOSTILE = '<script>alert("x")</script>'
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
-
-
-@pytest.fixture
-def bob():
-    return UserFactory.create(username="bob")
 
 
 @pytest.fixture

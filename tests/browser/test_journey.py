@@ -239,9 +239,8 @@ def test_a_customer_signs_up_orders_and_gets_the_undelivered_share_back(
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_a_mass_order_places_the_good_lines_and_shows_the_bad_one(page, lang, services):
+def test_a_mass_order_places_the_good_lines_and_shows_the_bad_one(page, lang, services, charlie):
     texts = TEXTS[lang]
-    charlie = UserFactory.create(username="charlie")
     wallet_credit(user=charlie, amount=Decimal(10))
     pk = services[1].pk
     lines = [

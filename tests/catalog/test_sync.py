@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from catalog.models import Category, Provider, Service
 from catalog.services.sync import catalog_sync
 from tests.concurrency import run_together, start_in_thread
+from tests.factories import CategoryFactory
 from upstream.simulator import SimService, Simulator, generated_catalog
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def test_it_updates_what_changed_upstream_and_leaves_the_rest(simulator, provide
 
 def test_it_keeps_admin_edits_across_syncs(simulator, provider):
     catalog_sync(provider=provider)
-    mine = Category.objects.create(name="Best sellers")
+    mine = CategoryFactory.create(name="Best sellers")
     service = Service.objects.get(upstream_id=1)
     service.name, service.category, service.markup_percent = "IG followers (ours)", mine, Decimal(100)
     service.save()
@@ -193,7 +194,7 @@ def test_it_serializes_overlapping_syncs_of_one_provider(simulator, provider):
 
 def test_it_moves_a_service_with_its_upstream_category_unless_an_admin_moved_it(simulator, provider):
     catalog_sync(provider=provider)
-    mine = Category.objects.create(name="Hand-picked")
+    mine = CategoryFactory.create(name="Hand-picked")
     Service.objects.filter(upstream_id=2).update(category=mine)
     _service(simulator, 1).category = "Instagram Followers"
     _service(simulator, 2).category = "Instagram Likes"
@@ -244,7 +245,7 @@ def test_it_never_overwrites_an_admin_edit_committed_during_a_sync(simulator, pr
 @pytest.mark.django_db(transaction=True)
 def test_it_shares_a_category_that_another_provider_creates_at_the_same_time(simulator, provider):
     with transaction.atomic():
-        Category.objects.create(name="📸 Instagram", source_name="📸 Instagram")
+        CategoryFactory.create(name="📸 Instagram", source_name="📸 Instagram")
         thread, errors = start_in_thread(lambda: catalog_sync(provider=Provider.objects.get(pk=provider.pk)))
         thread.join(0.5)
     thread.join(30)

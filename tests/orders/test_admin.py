@@ -12,29 +12,16 @@ from django.urls import reverse
 from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
-from orders.models import CancelRequest, Order, Refill
-from tests.factories import OrderFactory, UserFactory
+from orders.models import CancelRequest, Order
+from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory
 
-pytestmark = pytest.mark.django_db
+# The balances below count from alice's 10.00000.
+pytestmark = [pytest.mark.django_db, pytest.mark.alice_balance(Decimal(10))]
 
 HOSTILE = '<script>alert("x")</script>'
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
 ORDERS = reverse("admin:orders_order_changelist")
 Submission = Order.Submission
-
-
-@pytest.fixture
-def alice():
-    user = UserFactory.create(username="alice")
-    wallet_credit(user=user, amount=Decimal(10))
-    return user
-
-
-@pytest.fixture
-def bob():
-    user = UserFactory.create(username="bob")
-    wallet_credit(user=user, amount=Decimal(10))
-    return user
 
 
 def _order(user: User, **fields: object) -> Order:
@@ -76,6 +63,7 @@ def test_it_searches_orders_by_id_upstream_id_and_link(admin_client, alice):
 
 
 def test_it_filters_orders(admin_client, alice, bob):
+    wallet_credit(user=bob, amount=Decimal(10))
     held = _order(alice, submission=Submission.HELD)
     bobs = _order(bob, status=Order.Status.IN_PROGRESS, submission=Submission.SENT, upstream_id=1)
     assert list(admin_client.get(ORDERS, {"submission__exact": "held"}).context["cl"].result_list) == [held]
@@ -85,8 +73,8 @@ def test_it_filters_orders(admin_client, alice, bob):
 
 def test_it_escapes_a_hostile_link_and_last_error(admin_client, alice):
     order = _order(alice, link=f"https://x.com/{HOSTILE}", last_error=HOSTILE, submission=Submission.UNKNOWN)
-    refill = Refill.objects.create(order=order, last_error=HOSTILE)
-    cancel = CancelRequest.objects.create(order=order, last_error=HOSTILE)
+    refill = RefillFactory.create(order=order, last_error=HOSTILE)
+    cancel = CancelRequestFactory.create(order=order, last_error=HOSTILE)
     urls = [
         ORDERS,
         reverse("admin:orders_order_change", args=[order.pk]),
@@ -117,7 +105,7 @@ def test_it_shows_every_field_read_only_with_the_order_ledger(admin_client, alic
 @pytest.mark.parametrize("model", ["order", "refill", "cancelrequest"])
 def test_it_refuses_to_add_edit_or_delete(admin_client, alice, model):
     order = _order(alice)
-    pk = {"order": order, "refill": Refill.objects.create(order=order), "cancelrequest": CancelRequest.objects.create(
+    pk = {"order": order, "refill": RefillFactory.create(order=order), "cancelrequest": CancelRequestFactory.create(
         order=order
     )}[model].pk  # fmt: skip
     assert admin_client.get(reverse(f"admin:orders_{model}_add")).status_code == 403
@@ -131,8 +119,8 @@ def test_it_refuses_to_add_edit_or_delete(admin_client, alice, model):
 
 def test_it_lists_refills_and_cancel_requests_by_order(admin_client, alice):
     first, second = _order(alice), _order(alice)
-    Refill.objects.create(order=first)
-    CancelRequest.objects.create(order=second, status=CancelRequest.Status.REFUSED)
+    RefillFactory.create(order=first)
+    CancelRequestFactory.create(order=second, status=CancelRequest.Status.REFUSED)
     for model, order in [("refill", first), ("cancelrequest", second)]:
         url = reverse(f"admin:orders_{model}_changelist")
         found = admin_client.get(url, {"q": str(order.pk)}).context["cl"].result_list
@@ -268,10 +256,11 @@ def test_it_marks_one_order_partial_at_a_time(admin_client, alice):
     assert {o.status for o in Order.objects.all()} == {"Pending"}
 
 
-def test_it_lets_staff_who_may_only_view_orders_change_nothing(client, alice):
-    viewer = UserFactory.create(username="charlie", is_staff=True)
-    viewer.user_permissions.add(*Permission.objects.filter(codename="view_order"))
-    client.force_login(viewer)
+def test_it_lets_staff_who_may_only_view_orders_change_nothing(client, alice, charlie):
+    charlie.is_staff = True
+    charlie.save(update_fields=["is_staff"])
+    charlie.user_permissions.add(*Permission.objects.filter(codename="view_order"))
+    client.force_login(charlie)
     order = _order(alice, submission=Submission.UNKNOWN)
     page = client.get(ORDERS).content.decode()
     assert "Cancel and refund" not in page and "Resend" not in page

@@ -14,7 +14,6 @@ from orders.services.forwarding import order_forward
 from orders.services.placement import order_place
 from orders.services.polling import poll_statuses
 from orders.validation import OrderError
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -71,8 +70,7 @@ def test_it_refuses_refills_outside_the_rules(alice, completed, services):
         refill_request(user=alice, order_id=no_refill.pk)
 
 
-def test_it_answers_another_customers_order_as_if_it_did_not_exist(completed):
-    bob = UserFactory.create(username="bob")
+def test_it_answers_another_customers_order_as_if_it_did_not_exist(completed, bob):
     for request in (refill_request, cancel_request):
         with pytest.raises(OrderError, match="Incorrect order ID"):
             request(user=bob, order_id=completed.pk)

@@ -114,11 +114,9 @@ def test_the_sweeper_finds_queued_orders_whose_message_was_lost(order):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_forwarding_one_order_send_it_once(services, simulator):
+def test_two_workers_forwarding_one_order_send_it_once(services, simulator, bob):
     from billing.services import wallet_credit
-    from tests.factories import UserFactory
 
-    bob = UserFactory.create(username="bob")
     wallet_credit(user=bob, amount=Decimal(10))
     order = order_place(user=bob, service_id=services[1].pk, params={"link": LINK, "quantity": "1000"})
     outcomes = run_together(lambda: order_forward(order_id=order.pk), 8)

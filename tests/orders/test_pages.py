@@ -12,14 +12,9 @@ from django.utils import timezone
 from billing.models import Wallet
 from orders.models import CancelRequest, Order, Refill
 from orders.services.placement import order_place
-from tests.factories import OrderFactory, ServiceFactory, UserFactory
+from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bob(db):
-    return UserFactory.create(username="bob")
 
 
 @pytest.fixture
@@ -151,8 +146,8 @@ def test_it_offers_refill_and_cancel_only_where_allowed(browser, alice, refillab
     assert f'action="/orders/{queued.pk}/refill/"' not in page
     assert f'action="/orders/{refillable.pk}/cancel/"' not in page
 
-    Refill.objects.create(order=refillable)
-    CancelRequest.objects.create(order=cancels)
+    RefillFactory.create(order=refillable)
+    CancelRequestFactory.create(order=cancels)
     page = browser.get("/orders/").content.decode()
     assert f"/orders/{refillable.pk}/refill/" not in page and f"/orders/{cancels.pk}/cancel/" not in page
     assert "Cancel requested" in page
@@ -242,10 +237,10 @@ def test_it_takes_actions_only_by_post(browser, refillable):
 
 
 def test_it_lists_the_customers_refills(browser, alice, bob, refillable):
-    rejected = Refill.objects.create(order=refillable, status=Refill.Status.REJECTED)
-    pending = Refill.objects.create(order=refillable, status=Refill.Status.SENT)
+    rejected = RefillFactory.create(order=refillable, status=Refill.Status.REJECTED)
+    pending = RefillFactory.create(order=refillable, status=Refill.Status.SENT)
     other = OrderFactory.create(user=bob, status=Order.Status.COMPLETED)
-    Refill.objects.create(order=other)
+    RefillFactory.create(order=other)
     response = browser.get("/refills/")
     rows = response.context["rows"]
     assert [(row.refill.pk, row.status_label) for row in rows] == [(pending.pk, "Pending"), (rejected.pk, "Rejected")]
@@ -274,7 +269,7 @@ def _delivered(alice, count: int) -> None:
             upstream_id=Order.objects.count() + 1,
             completed_at=timezone.now(),
         )
-        Refill.objects.create(order=order, status=Refill.Status.COMPLETED)
+        RefillFactory.create(order=order, status=Refill.Status.COMPLETED)
 
 
 @pytest.mark.parametrize("url", ["/orders/", "/refills/"])

@@ -13,7 +13,6 @@ from orders.services.placement import order_place
 from orders.validation import OrderError
 from panel.errors import ApplicationError
 from tests.concurrency import run_together
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -115,8 +114,7 @@ def test_it_refuses_a_disabled_service_or_provider(alice, services):
         order_place(user=alice, service_id=services[4].pk, params={"link": LINK, "quantity": "500"})
 
 
-def test_it_refuses_an_order_the_balance_does_not_cover(services):
-    bob = UserFactory.create(username="bob")
+def test_it_refuses_an_order_the_balance_does_not_cover(services, bob):
     wallet_credit(user=bob, amount=Decimal("1.34999"))
     with pytest.raises(ApplicationError, match="Not enough funds on balance"):
         order_place(user=bob, service_id=services[1].pk, params={"link": LINK, "quantity": "1000"})
@@ -136,8 +134,7 @@ def test_it_refuses_a_second_active_order_for_the_same_link_where_the_service_sa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_orders_take_exactly_what_the_balance_covers(services):
-    charlie = UserFactory.create(username="charlie")
+def test_concurrent_orders_take_exactly_what_the_balance_covers(services, charlie):
     wallet_credit(user=charlie, amount=Decimal("9.45000"))  # 7 orders of 1.35000
 
     def place() -> str:

@@ -11,7 +11,7 @@ from billing.models import LedgerEntry, Wallet
 from catalog.models import Service
 from catalog.selectors import catalog_changed
 from orders.models import Order
-from tests.factories import ServiceFactory, UserFactory
+from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -214,8 +214,7 @@ def test_the_pages_cost_the_same_queries_for_any_catalog_size(shop, services, dj
         assert shop.get("/orders/new/").status_code == 200
 
 
-def test_bob_places_with_his_own_money_only(client, alice, services):
-    bob = UserFactory.create(username="bob")
+def test_bob_places_with_his_own_money_only(client, alice, bob, services):
     client.force_login(bob)
     response = _order(client, services[1], link=LINK, quantity="1000")
     assert response.context["general_error"] == "Not enough funds on balance"

@@ -14,14 +14,9 @@ from orders.models import Order
 from orders.services.statistics import average_times_refresh
 from orders.tasks import refresh_average_times
 from panel.celery import app as celery_app
-from tests.factories import OrderFactory, ServiceFactory, UserFactory
+from tests.factories import OrderFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def customer(db):
-    return UserFactory.create(username="alice")
 
 
 def _done(user: User, service: Service, took: timedelta, *, ago: timedelta, status: str = "Completed") -> Order:
@@ -32,16 +27,16 @@ def _done(user: User, service: Service, took: timedelta, *, ago: timedelta, stat
     return order
 
 
-def test_it_averages_the_last_ten_completed_orders_of_each_service(customer):
+def test_it_averages_the_last_ten_completed_orders_of_each_service(alice):
     likes, views, idle = ServiceFactory.create(), ServiceFactory.create(), ServiceFactory.create()
     for hours in range(2):
-        _done(customer, likes, timedelta(days=3), ago=timedelta(days=10 + hours))  # older than the last ten
+        _done(alice, likes, timedelta(days=3), ago=timedelta(days=10 + hours))  # older than the last ten
     for minutes in range(10):
-        _done(customer, likes, timedelta(minutes=30 + minutes), ago=timedelta(hours=minutes))
-    _done(customer, likes, timedelta(days=9), ago=timedelta(minutes=1), status=Order.Status.PARTIAL)
-    _done(customer, likes, timedelta(days=9), ago=timedelta(minutes=1), status=Order.Status.CANCELED)
-    _done(customer, views, timedelta(hours=2), ago=timedelta(days=400))
-    OrderFactory.create(user=customer, service=views, status=Order.Status.IN_PROGRESS)
+        _done(alice, likes, timedelta(minutes=30 + minutes), ago=timedelta(hours=minutes))
+    _done(alice, likes, timedelta(days=9), ago=timedelta(minutes=1), status=Order.Status.PARTIAL)
+    _done(alice, likes, timedelta(days=9), ago=timedelta(minutes=1), status=Order.Status.CANCELED)
+    _done(alice, views, timedelta(hours=2), ago=timedelta(days=400))
+    OrderFactory.create(user=alice, service=views, status=Order.Status.IN_PROGRESS)
 
     assert average_times_refresh() == 2
     averages = dict(Service.objects.values_list("pk", "average_seconds"))
@@ -49,11 +44,11 @@ def test_it_averages_the_last_ten_completed_orders_of_each_service(customer):
     assert average_times_refresh() == 0
 
 
-def test_it_shows_the_new_times_in_the_catalog_once_committed(customer, django_capture_on_commit_callbacks):
+def test_it_shows_the_new_times_in_the_catalog_once_committed(alice, django_capture_on_commit_callbacks):
     service = ServiceFactory.create()
     catalog_changed()
     assert [row["average_seconds"] for row in services_for_sale()] == [None]
-    _done(customer, service, timedelta(minutes=90), ago=timedelta(hours=1))
+    _done(alice, service, timedelta(minutes=90), ago=timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         refresh_average_times()
     assert len(callbacks) == 1
@@ -63,16 +58,16 @@ def test_it_shows_the_new_times_in_the_catalog_once_committed(customer, django_c
     assert callbacks == []  # nothing changed: the cached catalog stays
 
 
-def test_it_takes_the_same_queries_for_one_service_or_many(customer):
+def test_it_takes_the_same_queries_for_one_service_or_many(alice):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             average_times_refresh()
         return len(captured)
 
-    _done(customer, ServiceFactory.create(), timedelta(minutes=5), ago=timedelta(hours=1))
+    _done(alice, ServiceFactory.create(), timedelta(minutes=5), ago=timedelta(hours=1))
     one = queries()
     for minutes in range(20):
-        _done(customer, ServiceFactory.create(), timedelta(minutes=minutes + 1), ago=timedelta(hours=1))
+        _done(alice, ServiceFactory.create(), timedelta(minutes=minutes + 1), ago=timedelta(hours=1))
     assert queries() == one
     assert Service.objects.filter(average_seconds__isnull=False).count() == 21
 

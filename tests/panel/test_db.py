@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Service
 from panel.db import bulk_update_rows
@@ -32,4 +34,6 @@ def test_it_writes_every_kind_of_column_and_only_the_named_fields():
 
 
 def test_it_does_nothing_for_no_rows():
-    bulk_update_rows([], ["name"])
+    with CaptureQueriesContext(connection) as queries:
+        bulk_update_rows([], ["name"])
+    assert queries.captured_queries == []  # not even a round trip to the database

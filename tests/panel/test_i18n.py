@@ -285,7 +285,7 @@ def scene(japanese, alice, services) -> Scene:
     from orders.models import Order, Refill
     from orders.services.followups import cancel_request, refill_request
     from orders.services.placement import order_place
-    from tests.factories import DepositRequestFactory, OrderFactory, PaymentMethodFactory, UserFactory
+    from tests.factories import DepositRequestFactory, OrderFactory, PaymentMethodFactory, RefillFactory, UserFactory
 
     cache.clear()  # sign-in rate limits from earlier runs
     alice.language, alice.time_zone = "ja", "Asia/Tokyo"
@@ -320,8 +320,8 @@ def scene(japanese, alice, services) -> Scene:
     ]
     refills = [
         refill_request(user=alice, order_id=refilled.pk),
-        Refill.objects.create(order=rejected, status=Refill.Status.REJECTED),
-        Refill.objects.create(order=done, status=Refill.Status.COMPLETED),
+        RefillFactory.create(order=rejected, status=Refill.Status.REJECTED),
+        RefillFactory.create(order=done, status=Refill.Status.COMPLETED),
     ]
 
     staff = UserFactory.create(username="operator", is_staff=True)
