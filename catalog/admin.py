@@ -5,10 +5,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from catalog.models import Category, Provider, Service
@@ -22,6 +20,7 @@ from catalog.services.listings import (
 )
 from catalog.services.providers import ProviderError, provider_check, provider_create, provider_update
 from catalog.services.sync import catalog_sync
+from panel.admin import action_confirmation
 
 
 def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
@@ -192,6 +191,13 @@ class MarkupForm(forms.Form):
     )
 
 
+SERVICE_COLUMNS = ["Id", "Name", "Markup %", "Fixed rate"]
+
+
+def _service_row(service: Service) -> list[object]:
+    return [service.pk, service.name, service.markup_percent, service.fixed_rate]
+
+
 class ServiceAdminForm(forms.ModelForm[Service]):
     class Meta:
         model = Service
@@ -333,12 +339,9 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
             messages.success(request, f"Markup of {queryset.count()} service(s) set to {shown}.")
             _report_disabled(request, disabled)
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Set markup %",
-            "opts": self.model._meta,
-            "form": form,
-            "services": queryset,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/catalog/service/set_markup.html", context)
+        services = list(queryset.order_by("pk"))
+        intro = f"Set the markup of these {len(services)} service(s). Services with a fixed price keep it."
+        return action_confirmation(
+            request, self, action="set_markup", title="Set markup %", submit="Set markup", objects=services,
+            columns=SERVICE_COLUMNS, row=_service_row, form=form, intro=intro,
+        )  # fmt: skip
