@@ -2,18 +2,16 @@
 methods; and deposit requests, approved or rejected only through billing.services."""
 
 from decimal import Decimal
-from typing import TypeVar
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.http import signed_in
 from accounts.models import User
 from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
 from billing.services import (
@@ -24,22 +22,8 @@ from billing.services import (
     wallet_credit,
     wallet_debit,
 )
+from panel.admin import ReadOnlyAdmin, action_confirmation
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
-
-_M = TypeVar("_M", bound=Model)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[_M]):
-    """Money and order state change only through services: no admin form may add, edit or delete a row."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
-        return False
 
 
 class AdjustmentForm(forms.Form):
@@ -80,8 +64,7 @@ class WalletAdmin(ReadOnlyAdmin[Wallet]):
         form = AdjustmentForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             data = form.cleaned_data
-            actor = request.user
-            assert isinstance(actor, User)
+            actor = signed_in(request)
             move = wallet_credit if data["direction"] == "credit" else wallet_debit
             try:
                 entry = move(
@@ -97,16 +80,15 @@ class WalletAdmin(ReadOnlyAdmin[Wallet]):
                 f"balance now {entry.balance_after}.",
             )
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Credit or debit a wallet",
-            "opts": self.model._meta,
-            "form": form,
-            "wallet": wallet,
-            "currency": settings.PANEL_CURRENCY,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/billing/wallet/adjust.html", context)
+        intro = (
+            f"Wallet of {wallet.user}: balance {wallet.balance} {settings.PANEL_CURRENCY}. The change is a new "
+            "ledger entry (an adjustment) recorded with your name and the note. A debit never takes the balance "
+            "below zero."
+        )
+        return action_confirmation(
+            request, self, action="adjust", title="Credit or debit a wallet", submit="Apply", objects=wallets,
+            form=form, intro=intro,
+        )  # fmt: skip
 
 
 @admin.register(LedgerEntry)
@@ -136,6 +118,20 @@ class PaymentMethodAdmin(admin.ModelAdmin[PaymentMethod]):
     search_fields = ["name"]
 
 
+DEPOSIT_COLUMNS = ["Request", "Created", "Customer", "Method", "Amount", "Reference", "Status"]
+REJECT_INTRO = (
+    "Each pending request becomes Rejected and no money moves. The customer sees your note next to the request on "
+    "Add funds. Requests already approved or rejected stay as they are."
+)
+
+
+def _deposit_row(deposit: DepositRequest) -> list[object]:
+    return [
+        deposit.pk, deposit.created_at, deposit.user, deposit.method.name,
+        f"{deposit.amount} {settings.PANEL_CURRENCY}", deposit.reference, deposit.get_status_display(),
+    ]  # fmt: skip
+
+
 class RejectForm(forms.Form):
     note = forms.CharField(
         max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Why: the customer sees it on Add funds."
@@ -156,8 +152,7 @@ class DepositRequestAdmin(ReadOnlyAdmin[DepositRequest]):
 
     @admin.action(description="Approve (credit the customer's wallet)", permissions=["decide"])
     def approve(self, request: HttpRequest, queryset: QuerySet[DepositRequest]) -> None:
-        actor = request.user
-        assert isinstance(actor, User)
+        actor = signed_in(request)
         ids = list(queryset.order_by("pk").values_list("pk", flat=True))
         approved = sum(deposit_approve(deposit_id=pk, actor=actor) for pk in ids)
         if approved:
@@ -167,21 +162,14 @@ class DepositRequestAdmin(ReadOnlyAdmin[DepositRequest]):
 
     @admin.action(description="Reject with a note", permissions=["decide"])
     def reject(self, request: HttpRequest, queryset: QuerySet[DepositRequest]) -> HttpResponse | None:
-        actor = request.user
-        assert isinstance(actor, User)
+        actor = signed_in(request)
         deposits = list(queryset.select_related("user", "method").order_by("pk"))
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Reject deposit requests",
-                "opts": self.model._meta,
-                "deposits": deposits,
-                "form": form,
-                "currency": settings.PANEL_CURRENCY,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/billing/depositrequest/reject.html", context)
+            return action_confirmation(
+                request, self, action="reject", title="Reject deposit requests", submit="Reject", objects=deposits,
+                columns=DEPOSIT_COLUMNS, row=_deposit_row, form=form, intro=REJECT_INTRO,
+            )  # fmt: skip
         note = form.cleaned_data["note"]
         rejected = sum(deposit_reject(deposit_id=d.pk, actor=actor, note=note) for d in deposits)
         if rejected:

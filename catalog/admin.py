@@ -5,24 +5,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from catalog.models import Category, Provider, Service
-from catalog.selectors import catalog_changed
 from catalog.services.listings import (
     ADMIN_FIELDS,
+    category_save,
     service_save,
     services_disable,
     services_enable,
-    services_reprice,
     services_set_markup,
 )
-from catalog.services.providers import ProviderError, provider_check
+from catalog.services.providers import ProviderError, provider_check, provider_create, provider_update
 from catalog.services.sync import catalog_sync
+from panel.admin import action_confirmation
 
 
 def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
@@ -32,6 +30,9 @@ def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
 
 
 class ProviderForm(forms.ModelForm[Provider]):
+    """Validating this form saves it through provider_create or provider_update: whether the provider answers
+    with this URL and key is part of validation, so a refusal is an error on the page and nothing is saved."""
+
     api_url = forms.URLField(
         label="API URL", max_length=500, assume_scheme="https", widget=forms.URLInput(attrs={"size": 60})
     )
@@ -46,6 +47,12 @@ class ProviderForm(forms.ModelForm[Provider]):
         model = Provider
         fields = ["name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A blank key means "keep the current one", so only a typed key counts as a change.
+        self.initial["api_key"] = ""
+        self.disabled_below_cost: list[Service] = []
+
     def clean_api_key(self) -> str:
         key: str = self.cleaned_data["api_key"].strip()
         if key:
@@ -57,6 +64,18 @@ class ProviderForm(forms.ModelForm[Provider]):
     def clean_currency(self) -> str:
         currency: str = self.cleaned_data["currency"].strip().upper()
         return currency
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound or self.errors:
+            return
+        try:
+            if self.instance.pk is None:
+                self.instance = provider_create(**{name: self.cleaned_data[name] for name in self.Meta.fields})
+            else:
+                self.disabled_below_cost = provider_update(provider=self.instance, fields=self.changed_data)
+        except ProviderError as exc:
+            self.add_error(None, exc.message)
 
 
 @admin.register(Provider)
@@ -118,11 +137,9 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
     def last_sync_message_text(self, obj: Provider) -> str:
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", obj.last_sync_message or "—")
 
-    def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        catalog_changed()
-        if change and {"exchange_rate", "markup_percent"} & set(form.changed_data):
-            _report_disabled(request, services_reprice(services=Service.objects.filter(provider=obj)))
+    def save_model(self, request: HttpRequest, obj: Provider, form: ProviderForm, change: bool) -> None:
+        # The form saved the provider through the services while it was validated.
+        _report_disabled(request, form.disabled_below_cost)
 
     @admin.action(description="Test connection (ask for the balance)")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
@@ -160,10 +177,7 @@ class CategoryAdmin(admin.ModelAdmin[Category]):
         return getattr(obj, "service_total", 0)
 
     def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        catalog_changed()
-        if "markup_percent" in form.changed_data:
-            _report_disabled(request, services_reprice(services=Service.objects.filter(category=obj)))
+        _report_disabled(request, category_save(category=obj, fields=form.changed_data))
 
 
 class MarkupForm(forms.Form):
@@ -175,6 +189,13 @@ class MarkupForm(forms.Form):
         decimal_places=2,
         help_text="Blank: inherit the category's (or provider's, or the default) markup.",
     )
+
+
+SERVICE_COLUMNS = ["Id", "Name", "Markup %", "Fixed rate"]
+
+
+def _service_row(service: Service) -> list[object]:
+    return [service.pk, service.name, service.markup_percent, service.fixed_rate]
 
 
 class ServiceAdminForm(forms.ModelForm[Service]):
@@ -318,12 +339,9 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
             messages.success(request, f"Markup of {queryset.count()} service(s) set to {shown}.")
             _report_disabled(request, disabled)
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Set markup %",
-            "opts": self.model._meta,
-            "form": form,
-            "services": queryset,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/catalog/service/set_markup.html", context)
+        services = list(queryset.order_by("pk"))
+        intro = f"Set the markup of these {len(services)} service(s). Services with a fixed price keep it."
+        return action_confirmation(
+            request, self, action="set_markup", title="Set markup %", submit="Set markup", objects=services,
+            columns=SERVICE_COLUMNS, row=_service_row, form=form, intro=intro,
+        )  # fmt: skip

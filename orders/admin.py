@@ -1,24 +1,25 @@
 """Django admin for orders, refills and cancel requests: read-only pages, and operators' actions that go
 through orders.services (the only way an order's state or money changes here)."""
 
+from typing import TypeVar
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from billing.admin import ReadOnlyAdmin
 from billing.models import LedgerEntry
 from orders.models import CancelRequest, Order, Refill
 from orders.services.operators import order_finish, order_link_upstream, order_resend
 from orders.validation import OrderError
+from panel.admin import ReadOnlyAdmin, action_confirmation
 
 Status = Order.Status
+_F = TypeVar("_F", Refill, CancelRequest)
 BIGINT_MAX = 2**63 - 1
 RESEND_WARNING = (
     "These orders may already exist at the provider: the last attempt to send them got no clear answer "
@@ -30,6 +31,7 @@ CANCEL_WARNING = (
     "Each order becomes Canceled and its whole charge goes back to the customer. Nothing is canceled at the "
     "provider: an order that was sent (or may have been) can still be delivered there and charged to us."
 )
+ORDER_COLUMNS = ["Order", "Customer", "Service", "Status", "Submission", "Upstream id", "Quantity", "Charge", "Link"]
 
 
 def _order_link(order_id: int) -> str:
@@ -38,6 +40,14 @@ def _order_link(order_id: int) -> str:
 
 def _short(text: str) -> str:
     return Truncator(text).chars(60)
+
+
+def _order_row(order: Order) -> list[object]:
+    return [
+        order.pk, order.user, order.service.name, order.status, order.get_submission_display(),
+        order.upstream_id, order.quantity, f"{order.charge} {settings.PANEL_CURRENCY}",
+        Truncator(order.link).chars(80),
+    ]  # fmt: skip
 
 
 class LinkUpstreamForm(forms.Form):
@@ -133,33 +143,6 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
         rows = ((f"{e.created_at:%Y-%m-%d %H:%M}", e.kind, f"{e.amount:+}", e.note) for e in entries)
         return format_html_join("", "<div>{} {} {} {}</div>", rows) or "—"
 
-    def _action_page(
-        self,
-        request: HttpRequest,
-        orders: list[Order],
-        *,
-        action: str,
-        title: str,
-        submit: str,
-        form: forms.Form | None = None,
-        warning: str = "",
-        intro: str = "",
-    ) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "orders": orders,
-            "action": action,
-            "submit": submit,
-            "form": form,
-            "warning": warning,
-            "intro": intro,
-            "currency": settings.PANEL_CURRENCY,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/orders/order/action.html", context)
-
     def _finish(
         self, request: HttpRequest, orders: list[Order], status: str, *, remains: int | None = None, reason: str = ""
     ) -> None:
@@ -181,9 +164,10 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
     def resend(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
         orders = self._selected(queryset)
         if "apply" not in request.POST:
-            return self._action_page(
-                request, orders, action="resend", title="Resend orders", submit="Resend", warning=RESEND_WARNING
-            )
+            return action_confirmation(
+                request, self, action="resend", title="Resend orders", submit="Resend", objects=orders,
+                columns=ORDER_COLUMNS, row=_order_row, warning=RESEND_WARNING,
+            )  # fmt: skip
         for order in orders:
             if order_resend(order_id=order.pk):
                 messages.success(request, f"Order {order.pk} is queued to be sent again.")
@@ -203,9 +187,9 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
         form = LinkUpstreamForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
             intro = "The order becomes sent with this upstream id, and status polling follows it from there."
-            return self._action_page(
-                request, orders, action="link_upstream", title="Link to an upstream order", submit="Link", form=form,
-                intro=intro,
+            return action_confirmation(
+                request, self, action="link_upstream", title="Link to an upstream order", submit="Link",
+                objects=orders, columns=ORDER_COLUMNS, row=_order_row, form=form, intro=intro,
             )  # fmt: skip
         upstream_id = form.cleaned_data["upstream_id"]
         try:
@@ -221,9 +205,10 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
         orders = self._selected(queryset)
         form = CancelForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return self._action_page(
-                request, orders, action="cancel_and_refund", title="Cancel and refund orders",
-                submit="Cancel and refund", form=form, warning=CANCEL_WARNING,
+            return action_confirmation(
+                request, self, action="cancel_and_refund", title="Cancel and refund orders",
+                submit="Cancel and refund", objects=orders, columns=ORDER_COLUMNS, row=_order_row, form=form,
+                warning=CANCEL_WARNING,
             )  # fmt: skip
         self._finish(request, orders, Status.CANCELED, reason=form.cleaned_data["reason"])
         return None
@@ -244,39 +229,34 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
                 "The order becomes Partial, and the customer gets back the undelivered share of the charge "
                 "(charge × remains ÷ quantity, rounded down)."
             )
-            return self._action_page(
-                request, orders, action="mark_partial", title="Mark Partial", submit="Mark Partial", form=form,
-                intro=intro,
+            return action_confirmation(
+                request, self, action="mark_partial", title="Mark Partial", submit="Mark Partial", objects=orders,
+                columns=ORDER_COLUMNS, row=_order_row, form=form, intro=intro,
             )  # fmt: skip
         self._finish(request, orders, Status.PARTIAL, remains=form.cleaned_data["remains"])
         return None
 
 
-@admin.register(Refill)
-class RefillAdmin(ReadOnlyAdmin[Refill]):
-    list_display = ["id", "order_link", "status", "upstream_id", "error", "created_at", "updated_at"]
+class FollowupAdmin(ReadOnlyAdmin[_F]):
+    """Refills and cancel requests alike: read-only, linked to their order."""
+
     list_filter = ["status"]
     search_fields = ["=order__id"]
 
     @admin.display(description="order", ordering="order_id")
-    def order_link(self, obj: Refill) -> str:
+    def order_link(self, obj: _F) -> str:
         return _order_link(obj.order_id)
 
     @admin.display(description="last error")
-    def error(self, obj: Refill) -> str:
+    def error(self, obj: _F) -> str:
         return _short(obj.last_error)
+
+
+@admin.register(Refill)
+class RefillAdmin(FollowupAdmin[Refill]):
+    list_display = ["id", "order_link", "status", "upstream_id", "error", "created_at", "updated_at"]
 
 
 @admin.register(CancelRequest)
-class CancelRequestAdmin(ReadOnlyAdmin[CancelRequest]):
+class CancelRequestAdmin(FollowupAdmin[CancelRequest]):
     list_display = ["id", "order_link", "status", "error", "created_at", "updated_at"]
-    list_filter = ["status"]
-    search_fields = ["=order__id"]
-
-    @admin.display(description="order", ordering="order_id")
-    def order_link(self, obj: CancelRequest) -> str:
-        return _order_link(obj.order_id)
-
-    @admin.display(description="last error")
-    def error(self, obj: CancelRequest) -> str:
-        return _short(obj.last_error)

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from catalog.models import Service
+from catalog.models import Category, Service
 from catalog.pricing import SaleProblem, sale_problem
 from catalog.selectors import catalog_changed
 from panel.db import bulk_update_rows
@@ -26,6 +26,7 @@ ADMIN_FIELDS = (
     "refill_days",
     "deny_duplicates",
 )
+CATEGORY_FIELDS = ("name", "position", "is_active", "markup_percent")
 
 
 def _disable(service: Service, reason: str) -> None:
@@ -90,6 +91,19 @@ def service_save(*, service: Service, fields: Iterable[str]) -> Service:
     current.save(update_fields=[*edited, *PRICE_FIELDS])
     transaction.on_commit(catalog_changed)
     return current
+
+
+@transaction.atomic
+def category_save(*, category: Category, fields: Iterable[str]) -> list[Service]:
+    """Save an admin's edit of these fields of a category; returns its services that a new markup disabled for
+    selling below cost."""
+    asked = set(fields)
+    edited = [name for name in CATEGORY_FIELDS if name in asked]
+    category.save(update_fields=None if category.pk is None else edited)
+    transaction.on_commit(catalog_changed)
+    if "markup_percent" in edited:
+        return services_reprice(services=Service.objects.filter(category=category))
+    return []
 
 
 @transaction.atomic

@@ -1,14 +1,22 @@
 """Writes to providers: each is saved only once its API answered with its URL and key."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from catalog.clients import provider_client
-from catalog.models import Provider
+from catalog.models import Provider, Service
+from catalog.selectors import catalog_changed
+from catalog.services.listings import services_reprice
 from panel.errors import ApplicationError
 from upstream.client import Ambiguous, NotSent, Rejected, UpstreamError
 from upstream.protocol import Balance
+
+BALANCE_FIELDS = ["balance", "balance_currency", "balance_checked_at"]
+# What an admin edits; the balance and the sync outcome are recorded from the provider's answers.
+EDITABLE_FIELDS = ("name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active")
 
 
 class ProviderError(ApplicationError):
@@ -24,20 +32,22 @@ def provider_error_text(provider_name: str, exc: UpstreamError) -> str:
     return f"{provider_name} did not answer like an API v2 endpoint: {exc.message}"
 
 
-def _record_balance(provider: Provider, balance: Balance) -> None:
-    provider.balance = balance.amount
-    provider.balance_currency = balance.currency[:3]
-    provider.balance_checked_at = timezone.now()
-
-
-def provider_check(*, provider: Provider) -> Balance:
-    """Ask the provider for its balance: proves that the URL and key work, and records the balance."""
+def _ask_balance(provider: Provider) -> Balance:
+    """Ask the provider for its balance with its URL and key, and note it on the (unsaved) provider."""
     try:
         balance = provider_client(provider).balance()
     except UpstreamError as exc:
         raise ProviderError(provider_error_text(provider.name, exc)) from None
-    _record_balance(provider, balance)
-    provider.save(update_fields=["balance", "balance_currency", "balance_checked_at"])
+    provider.balance = balance.amount
+    provider.balance_currency = balance.currency[:3]
+    provider.balance_checked_at = timezone.now()
+    return balance
+
+
+def provider_check(*, provider: Provider) -> Balance:
+    """Ask the provider for its balance: proves that the URL and key work, and records the balance."""
+    balance = _ask_balance(provider)
+    provider.save(update_fields=BALANCE_FIELDS)
     return balance
 
 
@@ -49,6 +59,7 @@ def provider_create(
     currency: str = "USD",
     exchange_rate: Decimal = Decimal(1),
     markup_percent: Decimal | None = None,
+    is_active: bool = True,
 ) -> Provider:
     """Save a new provider only after its API answered a balance call with this URL and key."""
     provider = Provider(
@@ -58,12 +69,37 @@ def provider_create(
         currency=currency.upper(),
         exchange_rate=exchange_rate,
         markup_percent=markup_percent,
+        is_active=is_active,
     )
     provider.full_clean()
-    try:
-        balance = provider_client(provider).balance()
-    except UpstreamError as exc:
-        raise ProviderError(provider_error_text(name, exc)) from None
-    _record_balance(provider, balance)
+    _ask_balance(provider)
     provider.save()
     return provider
+
+
+def provider_update(*, provider: Provider, fields: Iterable[str]) -> list[Service]:
+    """Save an admin's edit of these fields; a new URL or key only once the provider answered with it.
+
+    Returns the provider's services that a new exchange rate or markup disabled for selling below cost.
+    """
+    stored = Provider.objects.get(pk=provider.pk)
+    asked = set(fields)
+    edited = [name for name in EDITABLE_FIELDS if name in asked and getattr(provider, name) != getattr(stored, name)]
+    for name in edited:
+        setattr(stored, name, getattr(provider, name))
+    stored.currency = stored.currency.upper()
+    stored.full_clean()
+    checked = bool({"api_url", "api_key"} & set(edited))
+    if checked:
+        # Before the row lock: no lock is held while the provider takes its time to answer.
+        _ask_balance(stored)
+    with transaction.atomic():
+        current = Provider.objects.select_for_update().get(pk=provider.pk)
+        saved = [*edited, *(BALANCE_FIELDS if checked else [])]
+        for name in saved:
+            setattr(current, name, getattr(stored, name))
+        current.save(update_fields=saved)
+        transaction.on_commit(catalog_changed)
+        if {"exchange_rate", "markup_percent"} & set(edited):
+            return services_reprice(services=Service.objects.filter(provider=current))
+    return []

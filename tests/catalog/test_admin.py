@@ -3,12 +3,15 @@
 from decimal import Decimal
 
 import pytest
+from django.http import HttpResponseBase
+from django.test import Client
 from django.urls import reverse
 
 from catalog.models import Category, Provider, Service
 from catalog.services.sync import catalog_sync
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import CategoryFactory, ProviderFactory, ServiceFactory
+from upstream.simulator import FakeClock, Simulator
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +103,23 @@ def test_it_reprices_a_category_when_its_markup_changes(admin_client):
     assert service.rate == Decimal("3.000000")
 
 
+def test_it_reprices_a_category_when_its_markup_is_edited_in_the_list(admin_client):
+    category = CategoryFactory()
+    service = ServiceFactory(category=category, upstream_rate=Decimal("1.000000"), rate=Decimal("1.500000"))
+    other = ServiceFactory(upstream_rate=Decimal("1.000000"), rate=Decimal("1.500000"))
+    response = admin_client.post(
+        _changelist("category"),
+        {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(category.pk), "form-0-position": "3",
+         "form-0-is_active": "on", "form-0-markup_percent": "100", "_save": "Save"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    category.refresh_from_db()
+    assert (category.position, category.markup_percent) == (3, Decimal(100))
+    service.refresh_from_db()
+    other.refresh_from_db()
+    assert (service.rate, other.rate) == (Decimal("2.000000"), Decimal("1.500000"))
+
+
 def test_it_reprices_a_provider_when_its_exchange_rate_changes(admin_client):
     provider = ProviderFactory()
     service = ServiceFactory(provider=provider, upstream_rate=Decimal("1.000000"), rate=Decimal("1.500000"))
@@ -187,14 +207,74 @@ def test_it_syncs_now_and_shows_the_outcome(admin_client, provider, simulator):
     assert "Cannot reach Sim" in page and SIMULATOR_KEY not in page
 
 
-def test_it_adds_a_provider_with_a_hidden_key(admin_client):
-    response = admin_client.post(
+def _add_provider(client: Client, api_url: str, api_key: str) -> HttpResponseBase:
+    return client.post(
         reverse("admin:catalog_provider_add"),
-        {"name": "New", "api_url": "https://provider.example/api/v2", "api_key": "k-123456789",
-         "currency": "USD", "exchange_rate": "1", "markup_percent": "25", "is_active": "on"},
+        {"name": "New", "api_url": api_url, "api_key": api_key, "currency": "USD", "exchange_rate": "1",
+         "markup_percent": "25", "is_active": "on"},
     )  # fmt: skip
+
+
+def _change_provider(client: Client, provider: Provider, **changes: str) -> HttpResponseBase:
+    return client.post(
+        reverse("admin:catalog_provider_change", args=[provider.pk]),
+        {"name": provider.name, "api_url": provider.api_url, "api_key": "", "currency": provider.currency,
+         "exchange_rate": str(provider.exchange_rate), "markup_percent": "", "is_active": "on", **changes},
+    )  # fmt: skip
+
+
+def test_it_adds_a_provider_with_a_hidden_key(admin_client):
+    with Simulator(key="k-123456789", clock=FakeClock()) as simulator:
+        response = _add_provider(admin_client, simulator.url, "k-123456789")
     assert response.status_code == 302
     assert Provider.objects.get(name="New").api_key == "k-123456789"
+
+
+def test_it_adds_a_provider_once_it_answers_with_its_balance(admin_client, simulator):
+    response = _add_provider(admin_client, simulator.url, SIMULATOR_KEY)
+    assert response.status_code == 302
+    provider = Provider.objects.get(name="New")
+    assert (provider.api_url, provider.markup_percent, provider.is_active) == (simulator.url, Decimal(25), True)
+    assert (provider.balance, provider.balance_currency) == (Decimal(1000), "USD")
+    assert provider.balance_checked_at is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "key", "message"),
+    [
+        (None, "wrong-key", "New refused the request: Invalid API key"),
+        ("http://127.0.0.1:9/api/v2", SIMULATOR_KEY, "Cannot reach New"),
+    ],
+)
+def test_it_refuses_to_add_a_provider_that_does_not_answer(admin_client, simulator, url, key, message):
+    response = _add_provider(admin_client, url or simulator.url, key)
+    page = response.content.decode()
+    assert response.status_code == 200 and message in page and key not in page
+    assert not Provider.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"api_url": "http://127.0.0.1:9/api/v2"}, "Cannot reach Sim"),
+        ({"api_key": "wrong-key"}, "Sim refused the request: Invalid API key"),
+    ],
+)
+def test_it_refuses_a_new_url_or_key_that_does_not_answer(admin_client, provider, simulator, changes, message):
+    response = _change_provider(admin_client, provider, exchange_rate="2", **changes)
+    page = response.content.decode()
+    assert response.status_code == 200 and message in page
+    provider.refresh_from_db()
+    assert (provider.api_url, provider.api_key) == (simulator.url, SIMULATOR_KEY)
+    assert provider.exchange_rate == Decimal(1) and provider.balance is None
+
+
+def test_it_records_the_balance_when_a_new_url_answers(admin_client, simulator):
+    provider = ProviderFactory(name="Moved", api_key=SIMULATOR_KEY)
+    response = _change_provider(admin_client, provider, api_url=simulator.url)
+    assert response.status_code == 302
+    provider.refresh_from_db()
+    assert provider.api_url == simulator.url and provider.balance == Decimal(1000)
 
 
 def test_it_refuses_a_negative_markup(admin_client):
