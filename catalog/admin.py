@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
@@ -76,6 +77,11 @@ class ProviderForm(forms.ModelForm[Provider]):
                 self.disabled_below_cost = provider_update(provider=self.instance, fields=self.changed_data)
         except ProviderError as exc:
             self.add_error(None, exc.message)
+        except ValidationError as exc:
+            # Valid a moment ago, refused by the model now (another admin took the name meanwhile).
+            self.add_error(None, " ".join(exc.messages))
+        except Provider.DoesNotExist:
+            self.add_error(None, "This provider was deleted meanwhile.")
 
 
 @admin.register(Provider)

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from catalog.services.listings import services_set_average_times
-from orders.selectors import completion_seconds_by_service, forward_due
+from orders.selectors import forward_due
 from orders.services.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
 from orders.services.forwarding import order_forward, orders_sweep
 from orders.services.polling import poll_statuses
+from orders.services.statistics import average_times_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -51,4 +51,4 @@ def sweep_orders() -> None:
 
 @shared_task
 def refresh_average_times() -> None:
-    services_set_average_times(seconds=completion_seconds_by_service())
+    average_times_refresh()

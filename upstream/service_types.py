@@ -71,3 +71,9 @@ ORDER_PARAMS = frozenset(
 def service_type(name: str) -> ServiceType | None:
     """The type the panel takes orders for under this (standard) name, else None."""
     return SUPPORTED_TYPES.get(name)
+
+
+def kind_of(name: str) -> ServiceType:
+    """The type under this name, for an order already placed: a later sync may have renamed its service's type to
+    one this table does not know; by the convention providers follow, such a name ending in "Package" is one."""
+    return SERVICE_TYPES.get(name) or ServiceType(name, package=name.endswith("Package"), supported=False)

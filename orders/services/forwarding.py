@@ -13,7 +13,7 @@ from catalog.clients import provider_client
 from orders.models import Order
 from orders.services.lifecycle import SUBMISSION_MOVES, move_check, order_close, sources
 from upstream.client import Ambiguous, NotSent, Rejected
-from upstream.service_types import SERVICE_TYPES
+from upstream.service_types import kind_of
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ def _add_params(order: Order) -> dict[str, str | int]:
     params: dict[str, str | int] = dict(order.fields)
     if order.link:
         params["link"] = order.link
-    kind = SERVICE_TYPES.get(order.service.type)
-    if kind is None or kind.quantity:
+    if kind_of(order.service.type).quantity:
         params["quantity"] = order.quantity // order.runs if order.runs else order.quantity
     if order.runs:
         params["runs"], params["interval"] = order.runs, order.interval or 0
@@ -118,6 +117,7 @@ def _record_sent(order: Order, upstream_id: int, now: datetime) -> str:
     except IntegrityError:
         pass  # another order already holds this upstream id
     message = f"Placed upstream as order {upstream_id}, but that could not be recorded here: check it."
+    # Whatever state a later attempt left it in (even refused for good and refunded), but sent: operators must know.
     unrecorded = [*sources(SUBMISSION_MOVES, Submission.UNKNOWN), Submission.UNKNOWN]
     Order.objects.filter(pk=order.pk, submission__in=unrecorded).update(
         submission=Submission.UNKNOWN, submission_changed_at=now, last_error=message

@@ -24,7 +24,7 @@ from orders.services.lifecycle import order_move_status, orders_settle
 from panel.db import bulk_update_rows
 from upstream.client import ApiClient, UpstreamError
 from upstream.protocol import BATCH_LIMIT, ItemError, OrderStatus
-from upstream.service_types import SERVICE_TYPES
+from upstream.service_types import kind_of
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,7 @@ def next_poll_delay(age: timedelta) -> timedelta:
 
 
 def _is_package(order: Order) -> bool:
-    # A type a later sync renamed to one we do not know is taken as a package: its Partial waits for an operator.
-    kind = SERVICE_TYPES.get(order.service.type)
-    return kind is None or kind.package
+    return kind_of(order.service.type).package
 
 
 def _claim(

@@ -34,3 +34,20 @@ def test_a_user_without_a_wallet_has_nothing_and_reading_creates_none():
 def test_every_new_user_gets_an_empty_wallet():
     carol = UserFactory.create(username="carol")
     assert Wallet.objects.get(user=carol).balance == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_opens_a_wallet_for_every_user_without_one():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        [("billing", "0005_deposit_one_open_request_per_reference")],
+        [("billing", "0006_open_missing_wallets")],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    User.objects.bulk_create([User(username="old-timer")])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    assert Wallet.objects.get(user__username="old-timer").balance == 0

@@ -6,7 +6,7 @@ import pytest
 
 from billing.models import LedgerEntry, Wallet
 from orders.models import CancelRequest, Order, Refill
-from orders.services.forwarding import order_reject
+from orders.services.forwarding import _record_sent, order_reject
 from orders.services.lifecycle import (
     CANCEL_MOVES,
     REFILL_MOVES,
@@ -42,7 +42,9 @@ def test_each_table_lists_every_state_and_moves_only_to_its_states(moves, states
 def test_final_states_are_never_left():
     assert all(not STATUS_MOVES[status] for status in Order.FINAL)
     assert all(not REFILL_MOVES[status] for status in Refill.FINAL)
-    assert not SUBMISSION_MOVES[Submission.SENT] and not SUBMISSION_MOVES[Submission.REJECTED]
+    assert not SUBMISSION_MOVES[Submission.SENT]
+    # A rejected order only ever becomes UNKNOWN, when an earlier attempt turns out to have been placed.
+    assert SUBMISSION_MOVES[Submission.REJECTED] == {Submission.UNKNOWN}
     assert sources(STATUS_MOVES, Status.CANCELED) == [Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING]
 
 
@@ -112,3 +114,20 @@ def test_racing_closers_refund_an_order_once(alice, services):
     assert sorted(results, key=str) == [False, False, False, True]
     assert LedgerEntry.objects.filter(order=order, kind=LedgerEntry.Kind.REFUND).count() == 1
     assert _balance(alice) == Decimal(100)
+
+
+@pytest.mark.django_db
+def test_a_late_success_of_an_earlier_attempt_flags_a_rejected_order_for_operators(order, alice):
+    from django.utils import timezone
+
+    # Attempt 1 hung and was swept to UNKNOWN; an operator resent it; attempt 2 was refused for good.
+    Order.objects.filter(pk=order.pk).update(submission=Submission.SENDING, attempts=2)
+    order.attempts = 2
+    order_reject(order=order, message="Incorrect link")
+    assert Order.objects.get(pk=order.pk).submission == Submission.REJECTED
+    # Then attempt 1's `add` answers with an upstream id after all.
+    order.attempts = 1
+    assert _record_sent(order, 4242, timezone.now()) == Submission.UNKNOWN
+    flagged = Order.objects.get(pk=order.pk)
+    assert flagged.submission == Submission.UNKNOWN and "Placed upstream as order 4242" in flagged.last_error
+    assert (flagged.status, _balance(alice)) == (Status.CANCELED, Decimal(100))
