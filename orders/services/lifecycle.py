@@ -20,9 +20,9 @@ from orders.models import CancelRequest, Order, Refill
 Status = Order.Status
 Submission = Order.Submission
 
-# Where an order is on its way upstream (operators only). SENT and REJECTED are the ends.
-# A queued, held or rejected order becomes UNKNOWN only when a late answer of an earlier attempt proves that it
-# exists upstream after all, and it cannot be recorded as sent: an operator must look at it.
+# Where an order is on its way upstream (operators only). SENT is the end, and so is REJECTED but for one move:
+# a queued, held or rejected order becomes UNKNOWN only when a late answer of an earlier attempt proves that it
+# exists upstream after all and it cannot be recorded as sent, so that an operator looks at it.
 SUBMISSION_MOVES: Mapping[str, frozenset[str]] = {
     Submission.QUEUED: frozenset({Submission.SENDING, Submission.UNKNOWN}),
     Submission.HELD: frozenset({Submission.SENDING, Submission.QUEUED, Submission.UNKNOWN}),
@@ -32,7 +32,6 @@ SUBMISSION_MOVES: Mapping[str, frozenset[str]] = {
     # Never resent automatically: an operator resends it or links it; a late answer of its own attempt records it.
     Submission.UNKNOWN: frozenset({Submission.SENT, Submission.QUEUED}),
     Submission.SENT: frozenset(),
-    # Only the late proof that an earlier attempt was placed after all (see forwarding._record_sent).
     Submission.REJECTED: frozenset({Submission.UNKNOWN}),
 }
 
