@@ -7,14 +7,6 @@ from upstream.simulator import FakeClock, Simulator
 SIMULATOR_KEY = "sk-live-0123456789abcdef"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "alice_balance(amount, note=''): alice starts with this one deposit instead of 100.00000 (for a module "
-        "whose checks count on another opening balance: money cannot be taken back out of the ledger)",
-    )
-
-
 @pytest.fixture
 def simulator() -> Iterator[Simulator]:
     """The simulator provider on a free port, on a clock that tests advance by hand."""
@@ -65,7 +57,7 @@ def alice(db: None, request: pytest.FixtureRequest):
 
 @pytest.fixture
 def bob(db: None):
-    """A customer, bob@example.org, with no money yet (and no wallet until money moves)."""
+    """A customer, bob@example.org, with an empty wallet."""
     from tests.factories import UserFactory
 
     return UserFactory.create(username="bob", email="bob@example.org")
@@ -73,7 +65,7 @@ def bob(db: None):
 
 @pytest.fixture
 def charlie(db: None):
-    """A customer, charlie@example.com, with no money yet (and no wallet until money moves)."""
+    """A customer, charlie@example.com, with an empty wallet."""
     from tests.factories import UserFactory
 
     return UserFactory.create(username="charlie")
