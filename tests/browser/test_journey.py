@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from billing.models import DepositRequest, LedgerEntry
 from billing.services import deposit_approve, wallet_credit
@@ -351,3 +352,15 @@ def test_regenerating_the_api_key_asks_once(page, alice):
     page.get_by_role("button", name="Regenerate key").click()
     expect(page.locator("#new-api-key")).not_to_have_text(first_key)
     assert questions == ["Regenerate the key? The current key stops working at once."]
+
+
+def test_the_pages_refuse_a_script_injected_into_them(page, browser_errors, alice):
+    _sign_in(page, "alice", "en")
+    for path in ("/orders/new/", "/orders/", "/services/", "/funds/", "/api/"):
+        page.goto(path)
+        with pytest.raises(PlaywrightError):
+            page.add_script_tag(content="window.injected = true;")
+        assert page.evaluate("window.injected === undefined")
+    refused = [error for error in browser_errors if "Content Security Policy" in error]
+    assert len(refused) == 5, browser_errors
+    browser_errors.clear()
