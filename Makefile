@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint messages bench clean
+.PHONY: run test lint messages bench production-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 
 test: lint messages
 	vars=$$(python scripts/test_services.py) && env $$vars pytest
+
+# Caddy (Debian's caddy package) in front of gunicorn with production settings, Postgres, Redis, a worker and
+# beat, checked from outside over https (tests/deploy); `python scripts/production_topology.py` keeps it up.
+production-check: $(STAMP) messages
+	vars=$$(python scripts/test_services.py) && env $$vars pytest tests/deploy
 
 bench: $(STAMP)
 	vars=$$(python scripts/test_services.py) && env $$vars python scripts/bench_sync.py

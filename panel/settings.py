@@ -222,6 +222,8 @@ if not DEBUG:
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see docker-compose.yml).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Health checks come from inside (the container, the proxy) over plain http: answer them, do not redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True

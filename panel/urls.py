@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.core.cache import cache
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import include, path
@@ -9,6 +11,23 @@ from orders.views.placing import order_new
 def healthz(request: HttpRequest) -> JsonResponse:
     """For load balancers: the process answers (no database, no cache)."""
     return JsonResponse({"ok": True})
+
+
+def ready(request: HttpRequest) -> JsonResponse:
+    """For the container's health check: the database and the cache (Redis) answer; 503 naming what does not."""
+    down = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        down.append("database")
+    try:
+        cache.set("health:ready", "1", timeout=10)
+        if cache.get("health:ready") != "1":
+            down.append("cache")
+    except Exception:  # any failure of the cache backend (redis.ConnectionError, ...) means it is not there
+        down.append("cache")
+    return JsonResponse({"ok": not down, "down": down}, status=503 if down else 200)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -31,5 +50,6 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("billing.urls")),
     path("healthz", healthz, name="healthz"),
+    path("healthz/ready", ready, name="ready"),
     path("", home, name="home"),
 ]

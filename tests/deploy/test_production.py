@@ -1,0 +1,106 @@
+"""The production topology, checked from outside: Caddy (TLS) in front of gunicorn with production settings,
+Postgres, Redis, a Celery worker and one beat (scripts/production_topology.py; `make production-check`)."""
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from production_topology import CADDY, Topology, production_topology
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[Topology]:
+    if not Path(CADDY).exists():
+        reason = f"{CADDY} is missing: install the caddy package (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the production check, but {reason}", pytrace=False)
+        pytest.skip(reason)
+    # The processes' logs stay in test-artifacts/, for a reader of a failed run.
+    with production_topology(log_dir=Path(__file__).resolve().parents[2] / "test-artifacts" / "production") as topology:
+        yield topology
+
+
+def _session(deployment: Topology) -> requests.Session:
+    session = requests.Session()
+    # Caddy's own CA only (an environment's CA bundle would take precedence over session.verify).
+    session.trust_env = False
+    session.verify = str(deployment.ca_file)
+    return session
+
+
+def _form(session: requests.Session, deployment: Topology, path: str, data: dict[str, str], **headers: str):
+    page = session.get(deployment.url + path, timeout=10)
+    token = CSRF.search(page.text)
+    assert token, f"no CSRF token on {path}"
+    return session.post(
+        deployment.url + path,
+        data={"csrfmiddlewaretoken": token.group(1), **data},
+        headers={"Referer": deployment.url + path, **headers},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def test_it_signs_in_over_https_with_secure_cookies_and_headers(deployment):
+    session = _session(deployment)
+    page = session.get(deployment.url + "/accounts/login/", timeout=10)
+    assert page.status_code == 200
+    assert "max-age=31536000" in page.headers["Strict-Transport-Security"]
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    signed_in = _form(session, deployment, "/accounts/login/", {"username": "bob", "password": deployment.password})
+    assert signed_in.status_code == 302, signed_in.text[:500]
+    cookies = {cookie.name: cookie for cookie in session.cookies}
+    assert cookies["sessionid"].secure and cookies["csrftoken"].secure
+    assert "HttpOnly" in signed_in.headers["Set-Cookie"]
+    assert session.get(deployment.url + "/orders/new/", timeout=10).status_code == 200
+
+
+def test_a_plain_http_request_to_the_proxy_is_not_served_the_panel(deployment):
+    http_url = deployment.url.replace("https://", "http://")
+    with pytest.raises(requests.RequestException):
+        requests.get(http_url + "/accounts/login/", timeout=5).raise_for_status()
+
+
+def test_a_client_written_forwarded_for_does_not_change_the_address_counted(deployment):
+    # SIGNUP_RATE_LIMIT is 5 per address: six sign-ups, each claiming another address, are still one address.
+    answers = []
+    for number in range(6):
+        answer = _form(
+            _session(deployment),
+            deployment,
+            "/accounts/signup/",
+            {"username": f"carol{number}", "email": f"carol{number}@example.com", "password": deployment.password,
+             "password_again": deployment.password},
+            **{"X-Forwarded-For": f"203.0.113.{number}"},
+        )  # fmt: skip
+        answers.append(answer.status_code)
+    assert answers == [302] * 5 + [429]
+
+
+def test_an_order_placed_through_the_proxy_is_forwarded_by_the_worker(deployment):
+    service_id = deployment.sql("SELECT id FROM catalog_service WHERE type = 'Default' AND is_active ORDER BY id")[0][0]
+    params = {"key": deployment.api_key, "action": "add", "service": str(service_id),
+              "link": "https://instagram.com/p/production", "quantity": "100"}  # fmt: skip
+    answer = _session(deployment).post(deployment.url + "/api/v2", data=params, timeout=10).json()
+    assert "order" in answer, answer
+    deadline = time.monotonic() + 60
+    submission = ""
+    while time.monotonic() < deadline:
+        submission, upstream_id = deployment.sql(
+            "SELECT submission, upstream_id FROM orders_order WHERE id = %s", answer["order"]
+        )[0]
+        if submission == "sent":
+            break
+        time.sleep(0.5)
+    assert submission == "sent" and upstream_id is not None
+    assert "Every wallet matches its ledger." in deployment.manage("check_ledger")
