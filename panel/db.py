@@ -32,7 +32,11 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, bat
     names = ", ".join(quote(column.column) for column in columns)
     assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
     table, key = quote(meta.db_table), quote(columns[0].column)
-    sql = f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v ({names}) WHERE t.{key} = v.{key}"  # noqa: S608
+    # Only the model's own table and column names, quoted, go into the text; every value is a parameter.
+    sql = (
+        f"UPDATE {table} AS t SET {assignments} "  # noqa: S608  # nosec B608 - quoted identifiers, no values
+        f"FROM unnest({arrays}) AS v ({names}) WHERE t.{key} = v.{key}"
+    )
     with connection.cursor() as cursor:
         for start in range(0, len(objs), batch_size):
             batch = objs[start : start + batch_size]
