@@ -28,6 +28,7 @@ lint: $(STAMP)
 	ruff check .
 	ruff format --check .
 	mypy .
+	bandit -r . -x ./tests,./.venv -ll -q
 
 test: lint messages
 	vars=$$(python scripts/test_services.py) && env $$vars pytest
