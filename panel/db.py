@@ -34,7 +34,7 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, bat
     table, key = quote(meta.db_table), quote(columns[0].column)
     # Only the model's own table and column names, quoted, go into the text; every value is a parameter.
     sql = (
-        f"UPDATE {table} AS t SET {assignments} "  # noqa: S608
+        f"UPDATE {table} AS t SET {assignments} "  # noqa: S608  # nosec B608 - quoted identifiers, no values
         f"FROM unnest({arrays}) AS v ({names}) WHERE t.{key} = v.{key}"
     )
     with connection.cursor() as cursor:
