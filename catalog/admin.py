@@ -147,7 +147,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
         # The form saved the provider through the services while it was validated.
         _report_disabled(request, form.disabled_below_cost)
 
-    @admin.action(description="Test connection (ask for the balance)")
+    @admin.action(description="Test connection (ask for the balance)", permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
             try:
@@ -157,7 +157,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
             else:
                 messages.success(request, f"{provider.name}: connected, balance {balance.amount} {balance.currency}.")
 
-    @admin.action(description="Sync catalog now")
+    @admin.action(description="Sync catalog now", permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
             result = catalog_sync(provider=provider)
@@ -323,7 +323,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
         service_save(service=obj, fields=form.changed_data)
 
-    @admin.action(description="Enable selected services")
+    @admin.action(description="Enable selected services", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         enabled, refused = services_enable(services=queryset)
         messages.success(request, f"Enabled {enabled} service(s).")
@@ -331,11 +331,11 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
             names = "; ".join(f"{s.name} (#{s.pk})" for s in refused[:20])
             messages.error(request, f"Not enabled (vanished upstream, or no price at or above cost): {names}")
 
-    @admin.action(description="Disable selected services")
+    @admin.action(description="Disable selected services", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         messages.success(request, f"Disabled {services_disable(services=queryset)} service(s).")
 
-    @admin.action(description="Set markup %% of selected services")
+    @admin.action(description="Set markup %% of selected services", permissions=["change"])
     def set_markup(self, request: HttpRequest, queryset: QuerySet[Service]) -> HttpResponse | None:
         form = MarkupForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
