@@ -19,7 +19,13 @@ from catalog.services.listings import (
     services_enable,
     services_set_markup,
 )
-from catalog.services.providers import ProviderError, provider_check, provider_create, provider_update
+from catalog.services.providers import (
+    KEY_AGAIN,
+    ProviderError,
+    provider_check,
+    provider_create,
+    provider_update,
+)
 from catalog.services.sync import catalog_sync
 from panel.admin import action_confirmation
 
@@ -58,9 +64,12 @@ class ProviderForm(forms.ModelForm[Provider]):
         key: str = self.cleaned_data["api_key"].strip()
         if key:
             return key
-        if self.instance.pk:
-            return self.instance.api_key
-        raise forms.ValidationError("Enter the provider's API key.")
+        if self.instance.pk is None:
+            raise forms.ValidationError("Enter the provider's API key.")
+        # The stored key goes to whatever the URL points at: only someone who knows it may move it.
+        if self.cleaned_data.get("api_url", self.instance.api_url) != self.instance.api_url:
+            raise forms.ValidationError(KEY_AGAIN)
+        return self.instance.api_key
 
     def clean_currency(self) -> str:
         currency: str = self.cleaned_data["currency"].strip().upper()
