@@ -17,6 +17,7 @@ from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
 from billing.services import (
     InsufficientFunds,
     InvalidAmount,
+    SharedReference,
     deposit_approve,
     deposit_reject,
     wallet_credit,
@@ -154,11 +155,19 @@ class DepositRequestAdmin(ReadOnlyAdmin[DepositRequest]):
     def approve(self, request: HttpRequest, queryset: QuerySet[DepositRequest]) -> None:
         actor = signed_in(request)
         ids = list(queryset.order_by("pk").values_list("pk", flat=True))
-        approved = sum(deposit_approve(deposit_id=pk, actor=actor) for pk in ids)
+        approved = decided = 0
+        for pk in ids:
+            try:
+                if deposit_approve(deposit_id=pk, actor=actor):
+                    approved += 1
+                else:
+                    decided += 1
+            except SharedReference as exc:
+                messages.error(request, exc.message)
         if approved:
             messages.success(request, f"Approved {approved} deposit request(s): the money is in the wallets.")
-        if len(ids) > approved:
-            messages.warning(request, f"{len(ids) - approved} already decided: nothing changed for them.")
+        if decided:
+            messages.warning(request, f"{decided} already decided: nothing changed for them.")
 
     @admin.action(description="Reject with a note", permissions=["decide"])
     def reject(self, request: HttpRequest, queryset: QuerySet[DepositRequest]) -> HttpResponse | None:

@@ -1,6 +1,7 @@
 """A wallet per customer and its append-only ledger (the wallet balance is a cache of the ledger's sum), and the
 deposit requests through which customers ask for their payments to be credited."""
 
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,13 @@ from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
 AMOUNT: dict[str, Any] = {"max_digits": AMOUNT_DIGITS, "decimal_places": AMOUNT_PLACES}
 REFERENCE_MAX_LENGTH = 200
+# Case folding and NFKC can lengthen a text (ß → ss, ligatures): room for that, within an index entry.
+REFERENCE_KEY_MAX_LENGTH = 4 * REFERENCE_MAX_LENGTH
+
+
+def reference_key(reference: str) -> str:
+    """What identifies a payment's reference however it was typed: trimmed, full-width folded (NFKC), caseless."""
+    return unicodedata.normalize("NFKC", reference).strip().casefold()
 
 
 class Wallet(models.Model):
@@ -107,6 +115,9 @@ class DepositRequest(models.Model):
     method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="deposit_requests")
     amount = models.DecimalField(**AMOUNT)
     reference = models.CharField(max_length=REFERENCE_MAX_LENGTH)
+    # reference_key(reference). NULL, unlike "", is never equal to another key: it marks an approved request that
+    # an earlier approved one of the same payment stands for (see migration 0007).
+    reference_key = models.CharField(max_length=REFERENCE_KEY_MAX_LENGTH, null=True, editable=False)  # noqa: DJ001
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     note = models.CharField(max_length=500, blank=True, help_text="The operator's note: the customer sees it.")
     decided_by = models.ForeignKey(
@@ -128,11 +139,16 @@ class DepositRequest(models.Model):
                 | (~Q(status="approved") & Q(entry__isnull=True)),
                 name="deposit_approved_iff_entry",
             ),
-            # One payment, one request: a double click or a resent form cannot ask twice for the same money.
+            # One payment, one request, whoever asks: neither a resent form nor another customer quoting the same
+            # reference (in other letter case) can ask twice for the same money.
             models.UniqueConstraint(
-                fields=["user", "method", "reference"],
+                fields=["method", "reference_key"],
                 condition=Q(status__in=["pending", "approved"]),
-                name="deposit_one_open_request_per_reference",
+                name="deposit_one_open_request_per_payment",
+            ),
+            models.CheckConstraint(
+                condition=Q(reference_key__gt="") | (Q(reference_key__isnull=True) & Q(status="approved")),
+                name="deposit_reference_key_set",
             ),
         ]
 

@@ -16,7 +16,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
-from billing.models import REFERENCE_MAX_LENGTH, DepositRequest, LedgerEntry, PaymentMethod, Wallet
+from billing.models import (
+    REFERENCE_KEY_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    DepositRequest,
+    LedgerEntry,
+    PaymentMethod,
+    Wallet,
+    reference_key,
+)
 from panel.db import bulk_update_rows
 from panel.errors import ApplicationError
 from panel.formatting import money
@@ -219,7 +227,8 @@ def deposit_request_create(*, user: User, method_id: object, amount: str, refere
         raise ApplicationError(
             gettext_noop("Enter the reference of your payment, so that we can find it."), field="reference"
         )
-    if len(reference) > REFERENCE_MAX_LENGTH:
+    key = reference_key(reference)
+    if len(reference) > REFERENCE_MAX_LENGTH or len(key) > REFERENCE_KEY_MAX_LENGTH:
         raise ApplicationError(
             gettext_noop("The reference can be at most %(max)s characters long."),
             field="reference",
@@ -227,14 +236,24 @@ def deposit_request_create(*, user: User, method_id: object, amount: str, refere
         )
     try:
         with transaction.atomic():
-            return DepositRequest.objects.create(user=user, method=method, amount=value, reference=reference)
+            return DepositRequest.objects.create(
+                user=user, method=method, amount=value, reference=reference, reference_key=key
+            )
     except IntegrityError:
+        # Another request of any customer, pending or approved, is about this payment already.
         raise ApplicationError(DUPLICATE_REFERENCE, field="reference") from None
+
+
+class SharedReference(ApplicationError):
+    """Another open request is about the same payment: approving this one could credit the payment twice."""
 
 
 @transaction.atomic
 def deposit_approve(*, deposit_id: int, actor: User) -> bool:
-    """Credit a pending deposit request to its customer, once: approving it again, even concurrently, does nothing."""
+    """Credit a pending deposit request to its customer, once: approving it again, even concurrently, does nothing.
+
+    Raise SharedReference when another pending or approved request has the same method and reference.
+    """
     # A concurrent approval waits on the row lock, then no longer sees the row as pending.
     deposit = (
         DepositRequest.objects.select_for_update(of=("self",))
@@ -244,6 +263,25 @@ def deposit_approve(*, deposit_id: int, actor: User) -> bool:
     )
     if deposit is None:
         return False
+    # The database allows one open request per payment; this also covers rows from before that rule.
+    twin = (
+        DepositRequest.objects.filter(
+            method_id=deposit.method_id,
+            reference_key=reference_key(deposit.reference),
+            status__in=[DepositRequest.Status.PENDING, DepositRequest.Status.APPROVED],
+        )
+        .exclude(pk=deposit.pk)
+        .order_by("pk")
+        .first()
+    )
+    if twin is not None:
+        raise SharedReference(
+            "Deposit request %(deposit)s was not approved: request %(twin)s (%(status)s) has the same method and "
+            "reference, so they may be one payment. Check, and reject the one that is not.",
+            deposit=deposit.pk,
+            twin=twin.pk,
+            status=twin.get_status_display(),
+        )
     deposit.entry = wallet_credit(
         user=deposit.user,
         amount=deposit.amount,

@@ -19,7 +19,13 @@ from catalog.services.listings import (
     services_enable,
     services_set_markup,
 )
-from catalog.services.providers import ProviderError, provider_check, provider_create, provider_update
+from catalog.services.providers import (
+    KEY_AGAIN,
+    ProviderError,
+    provider_check,
+    provider_create,
+    provider_update,
+)
 from catalog.services.sync import catalog_sync
 from panel.admin import action_confirmation
 
@@ -58,9 +64,12 @@ class ProviderForm(forms.ModelForm[Provider]):
         key: str = self.cleaned_data["api_key"].strip()
         if key:
             return key
-        if self.instance.pk:
-            return self.instance.api_key
-        raise forms.ValidationError("Enter the provider's API key.")
+        if self.instance.pk is None:
+            raise forms.ValidationError("Enter the provider's API key.")
+        # The stored key goes to whatever the URL points at: only someone who knows it may move it.
+        if self.cleaned_data.get("api_url", self.instance.api_url) != self.instance.api_url:
+            raise forms.ValidationError(KEY_AGAIN)
+        return self.instance.api_key
 
     def clean_currency(self) -> str:
         currency: str = self.cleaned_data["currency"].strip().upper()
@@ -148,7 +157,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
         # The form saved the provider through the services while it was validated.
         _report_disabled(request, form.disabled_below_cost)
 
-    @admin.action(description="Test connection (ask for the balance)")
+    @admin.action(description="Test connection (ask for the balance)", permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
             try:
@@ -158,7 +167,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
             else:
                 messages.success(request, f"{provider.name}: connected, balance {balance.amount} {balance.currency}.")
 
-    @admin.action(description="Sync catalog now")
+    @admin.action(description="Sync catalog now", permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
             result = catalog_sync(provider=provider)
@@ -324,7 +333,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
         service_save(service=obj, fields=form.changed_data)
 
-    @admin.action(description="Enable selected services")
+    @admin.action(description="Enable selected services", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         enabled, refused = services_enable(services=queryset)
         messages.success(request, f"Enabled {enabled} service(s).")
@@ -332,11 +341,11 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
             names = "; ".join(f"{s.name} (#{s.pk})" for s in refused[:20])
             messages.error(request, f"Not enabled (vanished upstream, or no price at or above cost): {names}")
 
-    @admin.action(description="Disable selected services")
+    @admin.action(description="Disable selected services", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
         messages.success(request, f"Disabled {services_disable(services=queryset)} service(s).")
 
-    @admin.action(description="Set markup %% of selected services")
+    @admin.action(description="Set markup %% of selected services", permissions=["change"])
     def set_markup(self, request: HttpRequest, queryset: QuerySet[Service]) -> HttpResponse | None:
         form = MarkupForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():

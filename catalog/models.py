@@ -1,7 +1,9 @@
 """Providers, categories and the services mirrored from each provider's catalog, with their selling prices."""
 
+import ipaddress
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,13 +20,40 @@ PERCENT: dict[str, Any] = {
     "validators": [MinValueValidator(Decimal(0))],
 }
 RATE: dict[str, Any] = {"max_digits": RATE_DIGITS, "decimal_places": RATE_PLACES}
+PROVIDER_URL_INSECURE = (
+    "Use an https:// URL: the API key goes with every request. "
+    "http:// is accepted only for this machine (127.0.0.1, ::1 or localhost)."
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_provider_url(value: str) -> None:
+    """Refuse a URL that would send the provider's key in clear text over a network: https, or http on loopback."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    if not host:
+        return  # Not a URL at all: URLValidator says so.
+    if parts.scheme.lower() == "https" or (parts.scheme.lower() == "http" and _is_loopback(host)):
+        return
+    raise ValidationError(PROVIDER_URL_INSECURE, code="insecure_url")
 
 
 class Provider(models.Model):
     """An upstream panel we buy from through its API v2."""
 
     name = models.CharField(max_length=100, unique=True)
-    api_url = models.URLField("API URL", max_length=500)
+    api_url = models.URLField("API URL", max_length=500, validators=[validate_provider_url])
     api_key = models.CharField("API key", max_length=200)
     currency = models.CharField(
         max_length=3,

@@ -71,6 +71,22 @@ def charlie(db: None):
     return UserFactory.create(username="charlie")
 
 
+@pytest.fixture
+def migrate(transactional_db: None):
+    """Moves the test database to the migrations given, and back to the latest ones after the test."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    def to(targets: list[tuple[str, str]]):
+        executor = MigrationExecutor(connection)
+        executor.migrate(targets)
+        return executor.loader.project_state(targets).apps
+
+    yield to
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.fixture(autouse=True)
 def _ledger_stays_balanced(request):
     """After every database test, each wallet equals the sum of its ledger (check_ledger stays clean)."""

@@ -9,7 +9,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import ApiKey, User
-from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
+from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet, reference_key
 from catalog.models import Category, Provider, Service
 from orders.models import CancelRequest, IdempotencyKey, Order, Refill
 
@@ -195,3 +195,4 @@ class DepositRequestFactory(DjangoModelFactory[DepositRequest]):
     method = factory.SubFactory(PaymentMethodFactory)
     amount = Decimal("25.00000")
     reference = factory.Sequence(lambda n: f"TX-{n:06d}")
+    reference_key = factory.LazyAttribute(lambda deposit: reference_key(deposit.reference))

@@ -17,6 +17,7 @@ from upstream.protocol import Balance
 BALANCE_FIELDS = ["balance", "balance_currency", "balance_checked_at"]
 # What an admin edits; the balance and the sync outcome are recorded from the provider's answers.
 EDITABLE_FIELDS = ("name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active")
+KEY_AGAIN = "Enter the API key again when you change the URL."
 
 
 class ProviderError(ApplicationError):
@@ -78,13 +79,17 @@ def provider_create(
 
 
 def provider_update(*, provider: Provider, fields: Iterable[str]) -> list[Service]:
-    """Save an admin's edit of these fields; a new URL or key only once the provider answered with it.
+    """Save an admin's edit of these fields; a new URL or key only once the provider answered with it, and a new
+    URL only with the key given again in `fields`.
 
     Returns the provider's services that a new exchange rate or markup disabled for selling below cost.
     """
     stored = Provider.objects.get(pk=provider.pk)
     asked = set(fields)
     edited = [name for name in EDITABLE_FIELDS if name in asked and getattr(provider, name) != getattr(stored, name)]
+    if "api_url" in edited and "api_key" not in asked:
+        # The stored key would go to the new URL with the first request: only someone who knows it may move it.
+        raise ProviderError(KEY_AGAIN)
     for name in edited:
         setattr(stored, name, getattr(provider, name))
     stored.currency = stored.currency.upper()

@@ -1,5 +1,6 @@
 """Payment methods and deposit requests in Django admin: requests are approved or rejected only by the actions."""
 
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -149,3 +150,45 @@ def test_it_retires_a_payment_method_from_the_list(admin_client, alice):
     customer = Client()
     customer.force_login(alice)
     assert "Old bank" not in customer.get(reverse("funds")).content.decode()
+
+
+def test_it_credits_one_payment_once_however_many_asked_for_it(admin_client, alice, bob):
+    from billing.services import deposit_request_create
+    from panel.errors import ApplicationError
+
+    bank, paypal = PaymentMethodFactory.create(name="Bank"), PaymentMethodFactory.create(name="PayPal")
+    asked = [(alice, bank, "BANK-TX-777"), (bob, bank, "BANK-TX-777"), (bob, bank, "bank-tx-777"),
+             (alice, bank, " BANK-TX-777 "), (bob, paypal, "BANK-TX-777"), (alice, paypal, "bank-tx-777")]  # fmt: skip
+    for user, method, reference in asked:
+        with contextlib.suppress(ApplicationError):
+            deposit_request_create(user=user, method_id=method.pk, amount="25", reference=reference)
+    deposits = list(DepositRequest.objects.order_by("pk"))
+    assert [(d.user, d.method, d.reference) for d in deposits] == [
+        (alice, bank, "BANK-TX-777"),
+        (bob, paypal, "BANK-TX-777"),
+    ]
+    page = _act(admin_client, "approve", deposits).content.decode()
+    assert "Approved 2 deposit request(s)" in page
+    assert (_balance(alice), _balance(bob)) == (Decimal(125), Decimal(25))
+    assert LedgerEntry.objects.filter(kind="deposit", actor__isnull=False).count() == 2
+
+
+def test_it_says_why_it_does_not_approve_requests_that_share_a_payment(admin_client, alice, bob):
+    # Rows from before one payment allowed one open request: the rule itself is dropped for this test only.
+    from django.db import connection
+
+    constraint = next(c for c in DepositRequest._meta.constraints if c.name == "deposit_one_open_request_per_payment")
+    with connection.schema_editor() as editor:
+        editor.remove_constraint(DepositRequest, constraint)
+    bank = PaymentMethodFactory.create(name="Bank")
+    first = DepositRequestFactory.create(user=alice, method=bank, reference="BANK-TX-777")
+    second = DepositRequestFactory.create(user=bob, method=bank, reference="bank-tx-777")
+    page = _act(admin_client, "approve", [first, second]).content.decode()
+    assert (
+        f"Deposit request {first.pk} was not approved: request {second.pk} (Pending) has the same method and "
+        "reference, so they may be one payment. Check, and reject the one that is not."
+    ) in page
+    assert f"Deposit request {second.pk} was not approved: request {first.pk} (Pending)" in page
+    assert "Approved" not in page.split('class="messagelist"')[1].split("</ul>")[0]
+    assert (_status(first), _status(second)) == ("pending", "pending")
+    assert (_balance(alice), _balance(bob)) == (Decimal(100), Decimal(0))

@@ -118,3 +118,116 @@ def test_it_keeps_approval_and_money_together_in_the_database(alice, deposit):
         DepositRequest.objects.filter(pk=deposit.pk).update(entry=entry)
     with pytest.raises(IntegrityError), transaction.atomic():
         DepositRequest.objects.filter(pk=deposit.pk).update(amount=Decimal(0))
+
+
+@pytest.fixture
+def methods():
+    return PaymentMethodFactory.create(name="Bank"), PaymentMethodFactory.create(name="PayPal")
+
+
+def test_it_accepts_one_request_per_payment_whoever_asks_and_however_it_is_typed(alice, bob, methods):
+    bank, paypal = methods
+    first = deposit_request_create(user=alice, method_id=bank.pk, amount="25", reference="BANK-TX-777")
+    for user, reference in [
+        (alice, "bank-tx-777"),
+        (bob, "BANK-TX-777"),
+        (bob, " bank-tx-777 "),
+        (bob, "ＢＡＮＫ－ＴＸ－７７７"),
+    ]:
+        with pytest.raises(ApplicationError) as raised:
+            deposit_request_create(user=user, method_id=bank.pk, amount="25", reference=reference)
+        assert (raised.value.field, raised.value.message) == (
+            "reference",
+            "You already told us about a payment with this reference: it is waiting for us or already credited.",
+        )
+    other = deposit_request_create(user=bob, method_id=paypal.pk, amount="25", reference="BANK-TX-777")
+    assert list(DepositRequest.objects.order_by("pk").values_list("pk", "reference")) == [
+        (first.pk, "BANK-TX-777"), (other.pk, "BANK-TX-777"),
+    ]  # fmt: skip
+
+
+def test_it_keeps_what_the_customer_typed_for_display(alice, methods):
+    deposit = deposit_request_create(user=alice, method_id=methods[0].pk, amount="25", reference="  Bank-TX-777 ")
+    assert (deposit.reference, deposit.reference_key) == ("Bank-TX-777", "bank-tx-777")
+
+
+def test_it_refuses_a_second_open_request_for_one_payment_in_the_database(alice, bob, methods):
+    DepositRequestFactory.create(user=alice, method=methods[0], reference="BANK-TX-777")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DepositRequestFactory.create(user=bob, method=methods[0], reference="bank-tx-777")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DepositRequestFactory.create(user=bob, method=methods[0], reference="x", reference_key="")
+
+
+def test_it_accepts_a_payment_again_once_its_request_was_rejected(alice, bob, methods, operator):
+    rejected = deposit_request_create(user=alice, method_id=methods[0].pk, amount="25", reference="BANK-TX-777")
+    deposit_reject(deposit_id=rejected.pk, actor=operator, note="Not received")
+    again = deposit_request_create(user=bob, method_id=methods[0].pk, amount="25", reference="bank-tx-777")
+    assert deposit_approve(deposit_id=again.pk, actor=operator) is True
+    assert _balance(bob) == Decimal(25)
+
+
+def test_it_refuses_to_approve_a_request_that_shares_its_payment(alice, bob, methods, operator):
+    # Rows from before one payment allowed one open request: the rule itself is dropped for this test only.
+    from django.db import connection
+
+    constraint = next(c for c in DepositRequest._meta.constraints if c.name == "deposit_one_open_request_per_payment")
+    with connection.schema_editor() as editor:
+        editor.remove_constraint(DepositRequest, constraint)
+    first = DepositRequestFactory.create(user=alice, method=methods[0], reference="BANK-TX-777")
+    second = DepositRequestFactory.create(user=bob, method=methods[0], reference="bank-tx-777")
+    with pytest.raises(ApplicationError) as raised:
+        deposit_approve(deposit_id=second.pk, actor=operator)
+    assert raised.value.message == (
+        f"Deposit request {second.pk} was not approved: request {first.pk} (Pending) has the same method and "
+        "reference, so they may be one payment. Check, and reject the one that is not."
+    )
+    assert deposit_reject(deposit_id=first.pk, actor=operator, note="Duplicate")
+    assert deposit_approve(deposit_id=second.pk, actor=operator) is True
+    assert (_balance(alice), _balance(bob)) == (Decimal(100), Decimal(25))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_one_open_request_per_payment(migrate):
+    apps = migrate([("billing", "0006_open_missing_wallets")])
+    User, Wallet, LedgerEntry, Method, Deposit = (
+        apps.get_model(*name.split("."))
+        for name in ("accounts.User", "billing.Wallet", "billing.LedgerEntry", "billing.PaymentMethod",
+                     "billing.DepositRequest")
+    )  # fmt: skip
+    alice, bob, charlie = (User.objects.create(username=name) for name in ("alice", "bob", "charlie"))
+    bank, paypal = Method.objects.create(name="Bank"), Method.objects.create(name="PayPal")
+
+    def approved(user, reference):
+        wallet = Wallet.objects.create(user=user, balance=Decimal(25))
+        entry = LedgerEntry.objects.create(wallet=wallet, kind="deposit", amount=Decimal(25), balance_after=25)
+        return Deposit.objects.create(user=user, method=bank, amount=25, reference=reference, status="approved",
+                                      entry=entry)  # fmt: skip
+
+    def pending(user, reference, method=bank, status="pending"):
+        return Deposit.objects.create(user=user, method=method, amount=25, reference=reference, status=status)
+
+    first, credited_again = approved(alice, "BANK-TX-777"), approved(bob, "bank-tx-777")
+    late, elsewhere = pending(alice, " BANK-TX-777"), pending(bob, "BANK-TX-777", method=paypal)
+    earliest, duplicate, refused = (
+        pending(charlie, "tx-1"),
+        pending(charlie, "TX-1"),
+        pending(charlie, "tx-1", status="rejected"),
+    )
+
+    migrate([("billing", "0007_deposit_one_open_request_per_payment")])
+    rows = {d.pk: (d.status, d.reference_key, d.note) for d in DepositRequest.objects.all()}
+    note = "Another request was already about this payment (same method and reference)."
+    assert rows == {
+        first.pk: ("approved", "bank-tx-777", ""),
+        credited_again.pk: ("approved", None, ""),
+        late.pk: ("rejected", "bank-tx-777", note),
+        elsewhere.pk: ("pending", "bank-tx-777", ""),
+        earliest.pk: ("pending", "tx-1", ""),
+        duplicate.pk: ("rejected", "tx-1", note),
+        refused.pk: ("rejected", "tx-1", ""),
+    }
+    with pytest.raises(ApplicationError):
+        deposit_request_create(
+            user=UserFactory.create(username="dave"), method_id=bank.pk, amount="25", reference="Bank-Tx-777"
+        )

@@ -37,17 +37,8 @@ def test_every_new_user_gets_an_empty_wallet():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_opens_a_wallet_for_every_user_without_one():
-    from django.db.migrations.executor import MigrationExecutor
-
-    before, after = (
-        [("billing", "0005_deposit_one_open_request_per_reference")],
-        [("billing", "0006_open_missing_wallets")],
-    )
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
+def test_the_migration_opens_a_wallet_for_every_user_without_one(migrate):
+    migrate([("billing", "0005_deposit_one_open_request_per_reference")])
     User.objects.bulk_create([User(username="old-timer")])
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(after)
+    migrate([("billing", "0006_open_missing_wallets")])
     assert Wallet.objects.get(user__username="old-timer").balance == 0

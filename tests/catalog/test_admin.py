@@ -1,13 +1,16 @@
 """The catalog in Django admin: pages, hostile upstream text, pricing edits and the provider actions."""
 
+import threading
+from collections.abc import Iterator
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
 
-from catalog.models import Category, Provider, Service
+from catalog.models import PROVIDER_URL_INSECURE, Category, Provider, Service
 from catalog.services.sync import catalog_sync
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import CategoryFactory, ProviderFactory, ServiceFactory
@@ -21,6 +24,45 @@ HOSTILE = '<script>alert("x")</script> Instagramフォロワー 🚀'
 @pytest.fixture(autouse=True)
 def _default_markup(settings):
     settings.DEFAULT_MARKUP_PERCENT = Decimal(50)
+
+
+class Listener(ThreadingHTTPServer):
+    """Someone else's server on loopback that answers every request and remembers what it was sent."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        super().__init__(("127.0.0.1", 0), _Recorder)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/api/v2"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        assert isinstance(self.server, Listener)
+        self.server.received.append(self.requestline.encode() + b"\n" + bytes(self.headers) + body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"balance": "1.00", "currency": "USD"}')
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 def _changelist(model: str) -> str:
@@ -256,7 +298,7 @@ def test_it_refuses_to_add_a_provider_that_does_not_answer(admin_client, simulat
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"api_url": "http://127.0.0.1:9/api/v2"}, "Cannot reach Sim"),
+        ({"api_url": "http://127.0.0.1:9/api/v2", "api_key": SIMULATOR_KEY}, "Cannot reach Sim"),
         ({"api_key": "wrong-key"}, "Sim refused the request: Invalid API key"),
     ],
 )
@@ -271,7 +313,7 @@ def test_it_refuses_a_new_url_or_key_that_does_not_answer(admin_client, provider
 
 def test_it_records_the_balance_when_a_new_url_answers(admin_client, simulator):
     provider = ProviderFactory(name="Moved", api_key=SIMULATOR_KEY)
-    response = _change_provider(admin_client, provider, api_url=simulator.url)
+    response = _change_provider(admin_client, provider, api_url=simulator.url, api_key=SIMULATOR_KEY)
     assert response.status_code == 302
     provider.refresh_from_db()
     assert provider.api_url == simulator.url and provider.balance == Decimal(1000)
@@ -303,3 +345,34 @@ def test_it_refuses_to_enable_a_service_that_vanished_upstream(admin_client):
     assert response.status_code == 200 and "vanished upstream" in response.content.decode()
     gone.refresh_from_db()
     assert not gone.is_active
+
+
+def test_it_refuses_a_new_url_without_the_key_and_sends_the_key_nowhere(admin_client, provider, simulator, listener):
+    response = _change_provider(admin_client, provider, api_url=listener.url)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Enter the API key again when you change the URL." in page
+    provider.refresh_from_db()
+    assert (provider.api_url, provider.api_key) == (simulator.url, SIMULATOR_KEY)
+    admin_client.post(_changelist("provider"), {"action": "test_connection", "_selected_action": [provider.pk]})
+    assert listener.received == []
+    provider.refresh_from_db()
+    assert provider.balance == Decimal(1000) and len(simulator.calls_for("balance")) == 1
+
+
+def test_it_moves_a_provider_to_a_new_url_with_the_key_given_again(admin_client, provider, listener):
+    response = _change_provider(admin_client, provider, api_url=listener.url, api_key="key-of-the-new-host")
+    assert response.status_code == 302
+    provider.refresh_from_db()
+    assert (provider.api_url, provider.api_key) == (listener.url, "key-of-the-new-host")
+    assert len(listener.received) == 1 and SIMULATOR_KEY.encode() not in listener.received[0]
+
+
+@pytest.mark.parametrize("url", ["http://example.com/api/v2", "http://10.0.0.7/api/v2", "ftp://127.0.0.1/api/v2"])
+def test_it_refuses_a_url_that_would_send_the_key_in_clear_text(admin_client, provider, simulator, url):
+    response = _add_provider(admin_client, url, SIMULATOR_KEY)
+    assert response.status_code == 200 and PROVIDER_URL_INSECURE in response.content.decode()
+    assert not Provider.objects.filter(name="New").exists()
+    response = _change_provider(admin_client, provider, api_url=url, api_key=SIMULATOR_KEY)
+    assert response.status_code == 200 and PROVIDER_URL_INSECURE in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.api_url == simulator.url

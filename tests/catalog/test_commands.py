@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from billing.models import PaymentMethod
-from catalog.models import Provider, Service
+from catalog.models import PROVIDER_URL_INSECURE, Provider, Service
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import ProviderFactory
 
@@ -42,6 +42,18 @@ def test_it_refuses_a_provider_that_does_not_answer(simulator, url, key, message
         _call("add_provider", "Main", url or simulator.url, key)
     assert not Provider.objects.exists()
     assert key not in str(caught.value)
+
+
+def test_it_refuses_an_http_url_of_another_host(simulator):
+    with pytest.raises(CommandError, match=re.escape(f"api_url: {PROVIDER_URL_INSECURE}")):
+        _call("add_provider", "Main", "http://example.com/api/v2", SIMULATOR_KEY)
+    assert not Provider.objects.exists() and simulator.calls == []
+
+
+def test_it_adds_a_provider_at_http_on_loopback(simulator):
+    assert simulator.url.startswith("http://127.0.0.1:")
+    _call("add_provider", "Main", simulator.url, SIMULATOR_KEY)
+    assert Provider.objects.get().api_url == simulator.url
 
 
 def test_it_refuses_a_provider_answering_html(simulator):
