@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "billing",
     "orders",
     "api",
+    "panel.apps.PanelConfig",
 ]
 
 MIDDLEWARE = [
@@ -87,8 +88,6 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "panel.context_processors.panel",
             ],
-            # The project package is not an app: its template filters (money, amount, duration) by name.
-            "libraries": {"panel": "panel.templatetags.panel"},
         },
     },
 ]
@@ -208,7 +207,10 @@ if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Preloading is a promise to browsers that takes months to withdraw: only when the operator asks for it.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
