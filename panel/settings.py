@@ -175,6 +175,8 @@ POLL_MISSES_ALERT = env.int("POLL_MISSES_ALERT", default=3)
 # Our API v2: at most API_RATE_LIMIT requests per key in any API_RATE_WINDOW seconds (bursts welcome within).
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=200)
 API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=10)
+# Requests with an unknown key per client address in each API_RATE_WINDOW; past it the address is refused outright.
+API_FAILED_KEY_LIMIT = env.int("API_FAILED_KEY_LIMIT", default=20)
 
 CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=360)
 PROVIDER_BALANCE_MINUTES = env.int("PROVIDER_BALANCE_MINUTES", default=15)
