@@ -22,23 +22,13 @@ from accounts.forms import ProfileForm, SignupForm
 from accounts.http import signed_in
 from accounts.services import account_update, customer_create, user_language_set
 from panel.errors import ApplicationError
-from panel.ratelimit import allow, hits
+from panel.ratelimit import allow, client_address, hits
 
 TOO_MANY_ATTEMPTS = gettext_lazy("Too many attempts from your address. Please wait a few minutes and try again.")
 
 
-def _client_address(request: HttpRequest) -> str:
-    # Behind N proxies that each append to X-Forwarded-For, the client is the N-th entry from the end; anything
-    # before it is whatever the client wrote. With no proxy (the default) the header is not to be trusted at all.
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
-    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
-        return str(forwarded[-proxies])
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
 def _limited(request: HttpRequest, name: str, limit: int) -> bool:
-    return not allow(name=f"{name}:{_client_address(request)}", limit=limit, window=settings.AUTH_RATE_WINDOW)
+    return not allow(name=f"{name}:{client_address(request)}", limit=limit, window=settings.AUTH_RATE_WINDOW)
 
 
 class _LoginForm(AuthenticationForm):

@@ -1,10 +1,12 @@
 """Reading requests as real API v2 clients send them, and writing answers in the protocol's exact shapes."""
 
 import json
+import logging
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest
 
 from orders.models import Order, Refill
@@ -13,32 +15,46 @@ from panel.money import AMOUNT_QUANTUM, RATE_QUANTUM
 from upstream.messages import INCORRECT_REQUEST, TOO_MANY_IDS
 from upstream.protocol import BATCH_LIMIT
 
+logger = logging.getLogger(__name__)
+
 
 class ApiError(ApplicationError):
     """An answer `{"error": message}` for the whole request."""
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
+def _scalar(value: object) -> str | None:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, str | int | Decimal):
         return str(value)
-    if isinstance(value, list):
-        return ",".join(text for item in value if (text := _text(item)) is not None)
     return None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, list):
+        # Ids as a JSON array ([1, 2, 3]). No client nests lists; walking deeply nested ones would overflow the stack.
+        return ",".join(text for item in value if (text := _scalar(item)) is not None)
+    return _scalar(value)
 
 
 def request_params(request: HttpRequest) -> dict[str, str]:
     """The parameters of a GET query string, a form or multipart POST, or a JSON object body (all merged)."""
+    try:
+        return _params(request)
+    except (RequestDataTooBig, TooManyFieldsSent) as exc:
+        # Past DATA_UPLOAD_MAX_MEMORY_SIZE or DATA_UPLOAD_MAX_NUMBER_FIELDS: the client's doing, not a fault of ours.
+        logger.info("api v2: refused a request body: %s", type(exc).__name__)
+        raise ApiError(INCORRECT_REQUEST) from None
+
+
+def _params(request: HttpRequest) -> dict[str, str]:
     params = {key: str(value) for key, value in request.GET.items()}
     if request.method != "POST":
         return params
     if request.content_type == "application/json" or (request.body[:1] == b"{" and not request.POST):
         try:
             body = json.loads(request.body or b"{}", parse_float=Decimal)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
             raise ApiError(INCORRECT_REQUEST) from None
         if not isinstance(body, dict):
             raise ApiError(INCORRECT_REQUEST)

@@ -18,7 +18,7 @@ from orders.services.followups import cancel_request, refill_request
 from orders.services.placement import order_place, order_place_once
 from panel.errors import ApplicationError
 from panel.ids import record_id
-from panel.ratelimit import allow
+from panel.ratelimit import allow, client_address, hits
 from upstream.messages import INCORRECT_ORDER, INCORRECT_REQUEST, INVALID_KEY, REFILL_NOT_FOUND, TOO_MANY_REQUESTS
 
 logger = logging.getLogger(__name__)
@@ -153,10 +153,16 @@ def _handle(request: HttpRequest) -> Any:
     key = params.get("key", "").strip()
     if not key:
         raise ApiError(INVALID_KEY)
+    # Made-up keys are never limited per key (each is new): an address that sent too many is refused before any
+    # lookup, whatever key it sends now, until the window ends.
+    failures = f"api-failed-key:{client_address(request)}"
+    if hits(name=failures, window=settings.API_RATE_WINDOW) >= settings.API_FAILED_KEY_LIMIT:
+        raise ApiError(TOO_MANY_REQUESTS)
     if not allow(name=f"api:{key[:32]}", limit=settings.API_RATE_LIMIT, window=settings.API_RATE_WINDOW):
         raise ApiError(TOO_MANY_REQUESTS)
     user = api_key_user(key=key)
     if user is None:
+        allow(name=failures, limit=settings.API_FAILED_KEY_LIMIT, window=settings.API_RATE_WINDOW)
         raise ApiError(INVALID_KEY)
     action = ACTIONS.get(params.get("action", "").strip().lower())
     if action is None:

@@ -47,7 +47,8 @@ MISSING_FIELD = {
     "answer_number": gettext_noop("Enter the answer number."),
     "groups": gettext_noop("Enter the groups, one per line."),
 }
-_DIGITS = re.compile(r"\d{1,12}")
+# ASCII only: `\d` and int() also take "１００" and "١٠٠", which no upstream provider reads as a number.
+_DIGITS = re.compile(r"[0-9]{1,12}")
 MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30  # minutes
 
@@ -125,7 +126,10 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
     if "answer_number" in fields and not draft and _whole(fields["answer_number"]) is None:
         raise OrderError(gettext_noop("The answer number must be a whole number."), field="answer_number")
 
-    # Some clients send runs=undefined: anything but a number is no drip-feed.
+    # Some clients send runs=undefined: anything but a number is no drip-feed. Digits of another script ("２")
+    # are a number we do not take, not an absent one: dropping them would place one run instead of two.
+    if (given_runs := (params.get("runs") or "").strip()).isdigit() and not given_runs.isascii():
+        raise OrderError(gettext_noop("Write the number of runs with the digits 0 to 9."), field="runs")
     runs = _whole(params.get("runs"))
     runs = runs if runs and runs > 0 else None
     interval = _whole(params.get("interval")) if runs else None

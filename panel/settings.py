@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "billing",
     "orders",
     "api",
+    "panel.apps.PanelConfig",
 ]
 
 MIDDLEWARE = [
@@ -106,8 +107,6 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "panel.context_processors.panel",
             ],
-            # The project package is not an app: its template filters (money, amount, duration) by name.
-            "libraries": {"panel": "panel.templatetags.panel"},
         },
     },
 ]
@@ -195,6 +194,8 @@ POLL_MISSES_ALERT = env.int("POLL_MISSES_ALERT", default=3)
 # Our API v2: at most API_RATE_LIMIT requests per key in any API_RATE_WINDOW seconds (bursts welcome within).
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=200)
 API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=10)
+# Requests with an unknown key per client address in each API_RATE_WINDOW; past it the address is refused outright.
+API_FAILED_KEY_LIMIT = env.int("API_FAILED_KEY_LIMIT", default=20)
 
 CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=360)
 PROVIDER_BALANCE_MINUTES = env.int("PROVIDER_BALANCE_MINUTES", default=15)
@@ -229,7 +230,10 @@ if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Preloading is a promise to browsers that takes months to withdraw: only when the operator asks for it.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 

@@ -1,11 +1,14 @@
 """Our /api/v2 spoken to the way real clients speak it: every action, every encoding, every error string."""
 
 import json
+import logging
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import api_key_issue
@@ -132,6 +135,68 @@ def test_it_limits_the_rate_per_key(client, key, settings):
     settings.API_RATE_LIMIT, settings.API_RATE_WINDOW = 3, 10**6  # a window that cannot end during the test
     answers = [call(client, key, action="balance") for _ in range(4)]
     assert answers[:3] == [answers[0]] * 3 and answers[3] == {"error": "Too many requests"}
+
+
+def test_it_refuses_an_address_that_sends_made_up_keys_before_looking_any_up(
+    client, key, settings, django_assert_num_queries
+):
+    settings.API_FAILED_KEY_LIMIT, settings.API_RATE_WINDOW = 3, 10**6  # a window that cannot end during the test
+    assert [call(client, f"made-up-{n}", action="balance") for n in range(3)] == [{"error": "Invalid API key"}] * 3
+    with django_assert_num_queries(0):
+        assert call(client, "made-up-3", action="balance") == {"error": "Too many requests"}
+    assert call(client, key, action="balance") == {"error": "Too many requests"}, "even a valid key, from there"
+    other = Client(REMOTE_ADDR="198.51.100.7")
+    assert call(other, key, action="balance") == {"balance": "100.00000", "currency": "USD"}
+    assert call(other, "made-up-4", action="balance") == {"error": "Invalid API key"}
+
+
+def test_it_counts_made_up_keys_per_client_behind_the_trusted_proxy(client, key, settings):
+    settings.API_FAILED_KEY_LIMIT, settings.API_RATE_WINDOW, settings.TRUSTED_PROXY_COUNT = 2, 10**6, 1
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+    for n in range(2):
+        answer = proxy.post(
+            URL, {"key": f"made-up-{n}", "action": "balance"}, HTTP_X_FORWARDED_FOR=f"forged-{n}, 1.1.1.1"
+        )
+        assert answer.json() == {"error": "Invalid API key"}
+    refused = proxy.post(URL, {"key": key, "action": "balance"}, HTTP_X_FORWARDED_FOR="other, 1.1.1.1")
+    assert refused.json() == {"error": "Too many requests"}
+    served = proxy.post(URL, {"key": key, "action": "balance"}, HTTP_X_FORWARDED_FOR="1.1.1.1, 2.2.2.2")
+    assert served.json() == {"balance": "100.00000", "currency": "USD"}
+
+
+def _abusive(kind: str, key: str) -> dict[str, Any]:
+    """A request as a client abusing the endpoint sends it, as keyword arguments of the test client's post."""
+    fields = {"key": key, "action": "balance"}
+    if kind in ("deep-array", "deep-object"):
+        opening, closing = ("[", "]") if kind == "deep-array" else ('{"a":', "}")
+        body = json.dumps(fields)[:-1] + ', "x": ' + opening * 100_000 + "1" + closing * 100_000 + "}"
+        return {"data": body, "content_type": "application/json"}
+    if kind == "large-form":
+        return {
+            "data": urlencode({**fields, "pad": "x" * 3_000_000}),
+            "content_type": "application/x-www-form-urlencoded",
+        }
+    if kind == "large-json":
+        return {"data": json.dumps({**fields, "pad": "x" * 3_000_000}), "content_type": "application/json"}
+    many = {**fields, **{f"f{n}": "1" for n in range(1500)}}
+    if kind == "many-fields":
+        return {"data": urlencode(many), "content_type": "application/x-www-form-urlencoded"}
+    if kind == "many-multipart-fields":
+        return {"data": many}
+    return {"path": URL + "?" + urlencode(many)}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["deep-array", "deep-object", "large-form", "large-json", "many-fields", "many-multipart-fields", "many-query"],
+)
+def test_it_refuses_abusive_bodies_as_an_incorrect_request_without_a_traceback(client, key, caplog, kind):
+    caplog.set_level(logging.INFO)
+    request = {"path": URL, **_abusive(kind, key)}
+    response = client.post(**request)
+    assert response.status_code == 200 and response.json() == {"error": "Incorrect request"}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == [], caplog.text
+    assert "Traceback" not in caplog.text
 
 
 def test_it_answers_a_batch_status_per_id_and_hides_other_customers_orders(client, key, alice, bob, services):
@@ -272,6 +337,27 @@ def test_a_price_change_reaches_the_service_list_at_once(client, key, services, 
     with django_capture_on_commit_callbacks(execute=True):  # the cache is dropped once the change is committed
         services_set_markup(services=Service.objects.filter(pk=services[1].pk), markup_percent=Decimal(100))
     assert next(s for s in call(client, key, action="services") if s["service"] == services[1].pk)["rate"] == "1.80"
+
+
+ASCII_RUNS = "Write the number of runs with the digits 0 to 9."
+INTERVAL = "Enter the interval between runs, in minutes."
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"service": "S1", "quantity": "１００"}, "Incorrect quantity"),
+        ({"service": "S1", "quantity": "١٠٠"}, "Incorrect quantity"),
+        ({"service": "S1", "quantity": "100", "runs": "２", "interval": "10"}, ASCII_RUNS),
+        ({"service": "S2", "quantity": "100", "runs": "２", "interval": "10"}, ASCII_RUNS),
+        ({"service": "S2", "quantity": "100", "runs": "2", "interval": "１０"}, INTERVAL),
+        ({"service": "S1١", "quantity": "100"}, "Incorrect service ID"),
+    ],
+)  # fmt: skip
+def test_it_takes_only_ascii_digits_for_numbers_and_charges_nothing_else(client, key, alice, services, params, message):
+    params = {k: str(services[int(v[1:2])].pk) + v[2:] if k == "service" else v for k, v in params.items()}
+    assert call(client, key, action="add", link=LINK, **params) == {"error": message}
+    assert _balance(alice) == Decimal(100) and not Order.objects.exists()
 
 
 def test_odd_digits_are_unknown_ids_not_a_broken_request(client, key):

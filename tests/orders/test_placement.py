@@ -164,3 +164,23 @@ def test_it_refuses_numbers_out_of_range_without_a_server_error(alice, services,
     with pytest.raises(OrderError, match=message):
         order_place(user=alice, service_id=services[upstream_id].pk, params=params)
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("upstream_id", "params", "message"),
+    [
+        (1, {"link": LINK, "quantity": "１００"}, "Incorrect quantity"),
+        (1, {"link": LINK, "quantity": "١٠٠"}, "Incorrect quantity"),
+        (1, {"link": LINK, "quantity": "100", "runs": "２", "interval": "10"}, "Write the number of runs"),
+        (2, {"link": LINK, "quantity": "100", "runs": "٢", "interval": "10"}, "Write the number of runs"),
+        (2, {"link": LINK, "quantity": "100", "runs": "2", "interval": "１０"}, "Enter the interval between runs"),
+        (16, {"link": LINK, "quantity": "100", "answer_number": "２"}, "The answer number must be a whole number."),
+        (18, {"link": LINK, "quantity": "1000", "device": "２"}, "The device must be 1 to 5."),
+        (18, {"link": LINK, "quantity": "1000", "type_of_traffic": "３"}, "The type of traffic must be"),
+    ],
+)  # fmt: skip
+def test_it_takes_only_ascii_digits_for_numbers(alice, services, upstream_id, params, message):
+    with pytest.raises(OrderError) as caught:
+        order_place(user=alice, service_id=services[upstream_id].pk, params=params)
+    assert caught.value.message.startswith(message)
+    assert _balance(alice) == Decimal(100) and not Order.objects.exists()

@@ -49,6 +49,13 @@ def test_compose_describes_postgres_redis_web_worker_and_beat():
         assert env["DEBUG"] == "false"
 
 
+def test_compose_gives_every_app_service_the_outside_services_production_requires():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("migrate", "web", "worker", "beat"):
+        assert {"EMAIL_URL", "REDIS_URL", "CELERY_BROKER_URL"} <= services[name]["environment"].keys(), name
+    assert "--skip-checks" not in services["migrate"]["command"], "migrate runs the checks that guard the others"
+
+
 def test_every_compose_command_names_an_existing_entry_point():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     problems = {}

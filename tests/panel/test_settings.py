@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.core.cache import cache
 
@@ -87,15 +88,55 @@ def test_it_refuses_a_negative_default_markup():
     assert result.returncode != 0 and "never sells below cost" in result.stderr
 
 
+def _production(**env: str) -> dict[str, str]:
+    """Complete production settings, with `env` changed (an empty value leaves the variable unset)."""
+    complete = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "panel.example.com",
+        "EMAIL_URL": "smtp+tls://panel:secret@smtp.example.com:587",
+        "REDIS_URL": "redis://cache.example:6379/1",
+        "CELERY_BROKER_URL": "redis://cache.example:6379/0",
+    }
+    return {name: value for name, value in {**complete, **env}.items() if value}
+
+
 def test_it_passes_the_deployment_checks_with_production_settings():
-    result = _run(
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="panel.example.com",
-    )
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **_production())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["EMAIL_URL", "REDIS_URL", "CELERY_BROKER_URL"])
+def test_it_refuses_to_start_in_production_without_an_outside_service(missing):
+    result = _run(["manage.py", "check", "--deploy"], **_production(**{missing: ""}))
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "(panel.E" in line]
+    assert len(errors) == 1 and f"{missing} must" in errors[0], result.stderr
+
+
+def test_it_takes_the_embedded_default_services_while_debugging():
+    result = _run(["manage.py", "check"], DEBUG="true")
+    assert result.returncode == 0 and "no issues" in result.stdout, result.stdout + result.stderr
+
+
+PRINT_HSTS = """
+import django
+django.setup()
+from django.conf import settings
+print(settings.SECURE_HSTS_SECONDS, settings.SECURE_HSTS_PRELOAD)
+"""
+
+
+def test_hsts_preload_is_off_unless_asked_for():
+    result = _run(["-c", PRINT_HSTS], **_production())
+    assert result.stdout.split() == ["31536000", "False"], result.stderr
+    asked = _run(["-c", PRINT_HSTS], **_production(SECURE_HSTS_PRELOAD="true"))
+    assert asked.stdout.split() == ["31536000", "True"], asked.stderr
+    checked = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **_production(SECURE_HSTS_PRELOAD="true")
+    )
+    assert checked.returncode == 0 and "no issues" in checked.stdout, checked.stdout + checked.stderr
 
 
 def test_it_uses_the_configured_cache_which_is_redis_in_ci():
