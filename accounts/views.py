@@ -8,40 +8,28 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.forms import ProfileForm, SignupForm
+from accounts.forms import CheckedPasswordChangeForm, ProfileForm, SignupForm
 from accounts.http import signed_in
 from accounts.services import account_update, customer_create, user_language_set
+from accounts.throttle import TOO_MANY_ATTEMPTS, client_address
 from panel.errors import ApplicationError
-from panel.ratelimit import allow, hits
-
-TOO_MANY_ATTEMPTS = gettext_lazy("Too many attempts from your address. Please wait a few minutes and try again.")
-
-
-def _client_address(request: HttpRequest) -> str:
-    # Behind N proxies that each append to X-Forwarded-For, the client is the N-th entry from the end; anything
-    # before it is whatever the client wrote. With no proxy (the default) the header is not to be trusted at all.
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
-    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
-        return str(forwarded[-proxies])
-    return str(request.META.get("REMOTE_ADDR", ""))
+from panel.ratelimit import allow
 
 
 def _limited(request: HttpRequest, name: str, limit: int) -> bool:
-    return not allow(name=f"{name}:{_client_address(request)}", limit=limit, window=settings.AUTH_RATE_WINDOW)
+    return not allow(name=f"{name}:{client_address(request)}", limit=limit, window=settings.AUTH_RATE_WINDOW)
 
 
-class _LoginForm(AuthenticationForm):
+class LoginForm(AuthenticationForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs["autocomplete"] = "username"
@@ -49,7 +37,7 @@ class _LoginForm(AuthenticationForm):
 
 
 _login_view = auth_views.LoginView.as_view(
-    template_name="accounts/login.html", authentication_form=_LoginForm, redirect_authenticated_user=True
+    template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
 )
 
 
@@ -59,20 +47,12 @@ def _refused(request: HttpRequest, template: str, form: Any) -> HttpResponse:
 
 
 def login(request: HttpRequest) -> HttpResponseBase:
-    """Django's sign-in, limited per client address (every attempt) and per username (failed attempts only)."""
-    if request.method != "POST":
-        return _login_view(request)
-    username = request.POST.get("username", "")[:150]
-    failures = f"login-failed:{username.lower()}"
-    window = settings.AUTH_RATE_WINDOW
-    if _limited(request, "login", settings.LOGIN_RATE_LIMIT) or hits(name=failures, window=window) >= (
-        settings.LOGIN_RATE_LIMIT
-    ):
-        return _refused(request, "accounts/login.html", _LoginForm(request, initial={"username": username}))
-    response = _login_view(request)
-    if response.status_code == 200:  # the form came back: a wrong username or password
-        allow(name=failures, limit=settings.LOGIN_RATE_LIMIT, window=window)
-    return response
+    """Django's sign-in, limited per client address (every attempt); django-axes locks failing (user, address)
+    pairs (accounts.throttle)."""
+    if request.method == "POST" and _limited(request, "login", settings.LOGIN_RATE_LIMIT):
+        username = request.POST.get("username", "")[:150]
+        return _refused(request, "accounts/login.html", LoginForm(request, initial={"username": username}))
+    return _login_view(request)
 
 
 logout = auth_views.LogoutView.as_view()
@@ -136,10 +116,10 @@ def signup(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     initial = {"email": user.email, "language": user.language, "time_zone": user.time_zone}
-    profile = ProfileForm(initial=initial)
-    password = PasswordChangeForm(user)
+    profile = ProfileForm(initial=initial, request=request, user=user)
+    password = CheckedPasswordChangeForm(user, request=request)
     if request.method == "POST" and request.POST.get("form") == "profile":
-        profile = ProfileForm(request.POST)
+        profile = ProfileForm(request.POST, request=request, user=user)
         if profile.is_valid():
             try:
                 account_update(user=user, **profile.cleaned_data)
@@ -150,7 +130,7 @@ def account(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Your settings are saved."))
                 return redirect("account")
     elif request.method == "POST" and request.POST.get("form") == "password":
-        password = PasswordChangeForm(user, request.POST)
+        password = CheckedPasswordChangeForm(user, request.POST, request=request)
         if password.is_valid():
             password.save()
             update_session_auth_hash(request, password.user)
