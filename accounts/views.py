@@ -1,5 +1,6 @@
 """Signing up and in, password resets, the account page and the language switch."""
 
+from base64 import b32encode
 from typing import Any
 
 from django.conf import settings
@@ -12,8 +13,10 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,6 +24,14 @@ from accounts.forms import CheckedPasswordChangeForm, ProfileForm, SignupForm
 from accounts.http import signed_in
 from accounts.services import account_update, customer_create, user_language_set
 from accounts.throttle import TOO_MANY_ATTEMPTS, client_address
+from accounts.two_factor import (
+    has_totp,
+    qr_code_svg,
+    totp_enrolment_confirm,
+    totp_enrolment_start,
+    two_factor_verify,
+    verified,
+)
 from panel.errors import ApplicationError
 from panel.ratelimit import allow
 
@@ -112,6 +123,45 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
+def _next_page(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+@login_required
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in: enrol a TOTP app (staff must, customers may), or confirm a code."""
+    user = signed_in(request)
+    target = _next_page(request, "/admin/" if user.is_staff else reverse("account"))
+    code = request.POST.get("code", "")[:64] if request.method == "POST" else ""
+    if has_totp(user=user):
+        if verified(request=request):
+            return redirect(target)
+        error = ""
+        if request.method == "POST":
+            if two_factor_verify(request=request, user=user, token=code):
+                return redirect(target)
+            error = _("That code is not right, or was used already. Try the current one.")
+        return render(request, "accounts/two_factor_verify.html", {"next": target, "error": error})
+    error = ""
+    if request.method == "POST":
+        codes = totp_enrolment_confirm(request=request, user=user, token=code)
+        if codes is not None:
+            return render(request, "accounts/two_factor_backup_codes.html", {"codes": codes, "next": target})
+        error = _("That code is not right. Check the time on your phone and try the current one.")
+    device = totp_enrolment_start(user=user)
+    context = {
+        # Drawn by qrcode from our own otpauth:// URL (path data only, no text from the user): safe to inline.
+        "qr_code": mark_safe(qr_code_svg(device=device)),  # noqa: S308
+        "secret": b32encode(device.bin_key).decode(),
+        "next": target,
+        "error": error,
+    }
+    return render(request, "accounts/two_factor_enrol.html", context)
+
+
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
@@ -136,7 +186,8 @@ def account(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, password.user)
             messages.success(request, _("Your password is changed."))
             return redirect("account")
-    return render(request, "accounts/account.html", {"profile": profile, "password": password})
+    context = {"profile": profile, "password": password, "two_factor_on": has_totp(user=user)}
+    return render(request, "accounts/account.html", context)
 
 
 @require_POST

@@ -43,7 +43,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "panel.apps.PanelAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.forms",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "catalog",
     "billing",
@@ -67,7 +70,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.customer_preferences",
+    "accounts.middleware.two_factor_gate",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it turns the lockout a password check ran into anywhere (sign-in, admin, account) into a 429.
@@ -156,6 +161,8 @@ AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_address"
 AXES_FAILURE_LIMIT = "accounts.throttle.failure_limit"
 AXES_COOLOFF_TIME = "accounts.throttle.cool_off"
 AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+# The name authenticator apps show next to the account (accounts/two_factor.py).
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="SMM panel")
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
