@@ -6,10 +6,13 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.password_validation import password_validators_help_texts, validate_password
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.throttle import password_confirmed
 
 
 @cache
@@ -49,9 +52,45 @@ class SignupForm(forms.Form):
 
 class ProfileForm(forms.Form):
     email = forms.EmailField(label=_("Email"))
+    current_password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        required=False,
+        help_text=_("Needed only to change the email."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
     language = forms.ChoiceField(
         label=_("Language"), choices=[("", _("As my browser asks")), *settings.LANGUAGES], required=False
     )
     time_zone = forms.ChoiceField(
         label=_("Time zone"), choices=time_zone_choices, help_text=_("Dates on your pages are shown in it.")
     )
+
+    def __init__(self, *args: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request, self.user = request, user
+
+    def clean(self) -> dict[str, Any]:
+        # The email receives password resets: whoever finds a session open must not be able to redirect them.
+        data = super().clean() or {}
+        email = data.get("email")
+        if email is not None and email.lower() != self.user.email.lower():
+            password = data.get("current_password") or ""
+            if not password or not password_confirmed(request=self.request, user=self.user, password=password):
+                self.add_error("current_password", _("Enter your current password to change the email."))
+        data.pop("current_password", None)
+        return data
+
+
+class CheckedPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, its old password checked through authenticate() so that the throttle counts it."""
+
+    def __init__(self, user: User, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old_password: str = self.cleaned_data["old_password"]
+        if not password_confirmed(request=self.request, user=self.user, password=old_password):
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password

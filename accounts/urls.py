@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/password-reset/sent/", views.password_reset_done, name="password_reset_done"),
     path("accounts/reset/<uidb64>/<token>/", views.password_reset_confirm, name="password_reset_confirm"),
     path("accounts/reset/done/", views.password_reset_complete, name="password_reset_complete"),
+    path("accounts/two-factor/", views.two_factor, name="two_factor"),
     path("account/", views.account, name="account"),
     path("language/", views.language, name="language"),
 ]

@@ -1,5 +1,6 @@
 """Signing up and in, password resets, the account page and the language switch."""
 
+from base64 import b32encode
 from typing import Any
 
 from django.conf import settings
@@ -8,30 +9,38 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.forms import ProfileForm, SignupForm
+from accounts.forms import CheckedPasswordChangeForm, ProfileForm, SignupForm
 from accounts.http import signed_in
 from accounts.services import account_update, customer_create, user_language_set
+from accounts.throttle import TOO_MANY_ATTEMPTS
+from accounts.two_factor import (
+    has_totp,
+    qr_code_svg,
+    totp_enrolment_confirm,
+    totp_enrolment_start,
+    two_factor_verify,
+    verified,
+)
 from panel.errors import ApplicationError
-from panel.ratelimit import allow, client_address, hits
-
-TOO_MANY_ATTEMPTS = gettext_lazy("Too many attempts from your address. Please wait a few minutes and try again.")
+from panel.ratelimit import allow, client_address
 
 
 def _limited(request: HttpRequest, name: str, limit: int) -> bool:
     return not allow(name=f"{name}:{client_address(request)}", limit=limit, window=settings.AUTH_RATE_WINDOW)
 
 
-class _LoginForm(AuthenticationForm):
+class LoginForm(AuthenticationForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs["autocomplete"] = "username"
@@ -39,7 +48,7 @@ class _LoginForm(AuthenticationForm):
 
 
 _login_view = auth_views.LoginView.as_view(
-    template_name="accounts/login.html", authentication_form=_LoginForm, redirect_authenticated_user=True
+    template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
 )
 
 
@@ -49,20 +58,12 @@ def _refused(request: HttpRequest, template: str, form: Any) -> HttpResponse:
 
 
 def login(request: HttpRequest) -> HttpResponseBase:
-    """Django's sign-in, limited per client address (every attempt) and per username (failed attempts only)."""
-    if request.method != "POST":
-        return _login_view(request)
-    username = request.POST.get("username", "")[:150]
-    failures = f"login-failed:{username.lower()}"
-    window = settings.AUTH_RATE_WINDOW
-    if _limited(request, "login", settings.LOGIN_RATE_LIMIT) or hits(name=failures, window=window) >= (
-        settings.LOGIN_RATE_LIMIT
-    ):
-        return _refused(request, "accounts/login.html", _LoginForm(request, initial={"username": username}))
-    response = _login_view(request)
-    if response.status_code == 200:  # the form came back: a wrong username or password
-        allow(name=failures, limit=settings.LOGIN_RATE_LIMIT, window=window)
-    return response
+    """Django's sign-in, limited per client address (every attempt); django-axes locks failing (user, address)
+    pairs (accounts.throttle)."""
+    if request.method == "POST" and _limited(request, "login", settings.LOGIN_RATE_LIMIT):
+        username = request.POST.get("username", "")[:150]
+        return _refused(request, "accounts/login.html", LoginForm(request, initial={"username": username}))
+    return _login_view(request)
 
 
 logout = auth_views.LogoutView.as_view()
@@ -122,14 +123,53 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
+def _next_page(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+@login_required
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in: enrol a TOTP app (staff must, customers may), or confirm a code."""
+    user = signed_in(request)
+    target = _next_page(request, "/admin/" if user.is_staff else reverse("account"))
+    code = request.POST.get("code", "")[:64] if request.method == "POST" else ""
+    if has_totp(user=user):
+        if verified(request=request):
+            return redirect(target)
+        error = ""
+        if request.method == "POST":
+            if two_factor_verify(request=request, user=user, token=code):
+                return redirect(target)
+            error = _("That code is not right, or was used already. Try the current one.")
+        return render(request, "accounts/two_factor_verify.html", {"next": target, "error": error})
+    error = ""
+    if request.method == "POST":
+        codes = totp_enrolment_confirm(request=request, user=user, token=code)
+        if codes is not None:
+            return render(request, "accounts/two_factor_backup_codes.html", {"codes": codes, "next": target})
+        error = _("That code is not right. Check the time on your phone and try the current one.")
+    device = totp_enrolment_start(user=user)
+    context = {
+        # Drawn by qrcode from our own otpauth:// URL (path data only, no text from the user): safe to inline.
+        "qr_code": mark_safe(qr_code_svg(device=device)),  # noqa: S308  # nosec B703 B308 - see the line above
+        "secret": b32encode(device.bin_key).decode(),
+        "next": target,
+        "error": error,
+    }
+    return render(request, "accounts/two_factor_enrol.html", context)
+
+
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     initial = {"email": user.email, "language": user.language, "time_zone": user.time_zone}
-    profile = ProfileForm(initial=initial)
-    password = PasswordChangeForm(user)
+    profile = ProfileForm(initial=initial, request=request, user=user)
+    password = CheckedPasswordChangeForm(user, request=request)
     if request.method == "POST" and request.POST.get("form") == "profile":
-        profile = ProfileForm(request.POST)
+        profile = ProfileForm(request.POST, request=request, user=user)
         if profile.is_valid():
             try:
                 account_update(user=user, **profile.cleaned_data)
@@ -140,13 +180,14 @@ def account(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Your settings are saved."))
                 return redirect("account")
     elif request.method == "POST" and request.POST.get("form") == "password":
-        password = PasswordChangeForm(user, request.POST)
+        password = CheckedPasswordChangeForm(user, request.POST, request=request)
         if password.is_valid():
             password.save()
             update_session_auth_hash(request, password.user)
             messages.success(request, _("Your password is changed."))
             return redirect("account")
-    return render(request, "accounts/account.html", {"profile": profile, "password": password})
+    context = {"profile": profile, "password": password, "two_factor_on": has_totp(user=user)}
+    return render(request, "accounts/account.html", context)
 
 
 @require_POST

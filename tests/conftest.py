@@ -87,6 +87,18 @@ def migrate(transactional_db: None):
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+@pytest.fixture
+def admin_client(db: None, admin_user):
+    """pytest-django's admin client, its session past the second factor that every staff session needs."""
+    from django.test import Client
+
+    from tests.factories import second_factor_confirmed
+
+    client = Client()
+    client.force_login(admin_user)
+    return second_factor_confirmed(client, admin_user)
+
+
 @pytest.fixture(autouse=True)
 def _ledger_stays_balanced(request):
     """After every database test, each wallet equals the sum of its ledger (check_ledger stays clean)."""

@@ -5,7 +5,10 @@ from decimal import Decimal
 from typing import Any
 
 import factory
+from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from factory.django import DjangoModelFactory
 
 from accounts.models import ApiKey, User
@@ -26,6 +29,26 @@ class UserFactory(DjangoModelFactory[User]):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct horse battery staple")
+
+
+class TOTPDeviceFactory(DjangoModelFactory[TOTPDevice]):
+    """A confirmed authenticator app; compute its codes with django_otp.oath.totp(device.bin_key)."""
+
+    class Meta:
+        model = TOTPDevice
+
+    user = factory.SubFactory(UserFactory)
+    name = "Authenticator app"
+    confirmed = True
+
+
+def second_factor_confirmed(client: Client, user: User) -> Client:
+    """The client's session (signed in as `user`) past its second factor, as if the user had entered a code."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDeviceFactory.create(user=user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
 
 
 class ApiKeyFactory(DjangoModelFactory[ApiKey]):

@@ -93,19 +93,33 @@ def test_it_sends_anonymous_visitors_to_the_sign_in_page(client):
 
 def test_it_limits_sign_in_attempts_even_with_the_right_password(client, alice, settings):
     settings.LOGIN_RATE_LIMIT = 3
-    for _ in range(3):
+    for _ in range(2):
         assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 200
+    # The failure that reaches the limit already locks the pair (django-axes' rule).
+    assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 429
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 429 and b"Too many attempts" in response.content
     assert "_auth_user_id" not in client.session
 
 
-def test_it_limits_guessing_one_username_from_many_addresses(alice, settings):
+def test_a_locked_out_address_cannot_lock_the_customer_out(alice, settings):
     settings.LOGIN_RATE_LIMIT = 2
-    for number in range(2):
-        Client(REMOTE_ADDR=f"10.0.0.{number}").post("/accounts/login/", {"username": "alice", "password": "x"})
-    other = Client(REMOTE_ADDR="10.0.0.9").post("/accounts/login/", {"username": "ALICE", "password": PASSWORD})
-    assert other.status_code == 429
+    attacker = Client(REMOTE_ADDR="10.0.0.1")
+    for _ in range(2):
+        attacker.post("/accounts/login/", {"username": "alice", "password": "x"})
+    assert attacker.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 429
+    alice_at_home = Client(REMOTE_ADDR="10.0.0.9")
+    assert alice_at_home.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
+
+
+@pytest.mark.parametrize("spelling", [" alice", "\talice", "ａｌｉｃｅ", "ALICE"])
+def test_a_respelled_username_counts_in_the_same_bucket(alice, settings, spelling):
+    settings.LOGIN_RATE_LIMIT = 3
+    client = Client(REMOTE_ADDR="10.0.0.2")
+    client.post("/accounts/login/", {"username": "alice", "password": "x"})
+    client.post("/accounts/login/", {"username": spelling, "password": "x"})
+    assert client.post("/accounts/login/", {"username": spelling, "password": "x"}).status_code == 429
+    assert client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code == 429
 
 
 def test_a_blocked_sign_in_does_not_even_check_the_password(client, alice, settings):
@@ -190,8 +204,10 @@ def test_it_limits_reset_mails_per_address(client, alice, settings):
 def test_it_saves_email_language_and_time_zone(client, alice):
     client.force_login(alice)
     response = client.post(
-        "/account/", {"form": "profile", "email": "new@example.com", "language": "ja", "time_zone": "Asia/Tokyo"}
-    )
+        "/account/",
+        {"form": "profile", "email": "new@example.com", "current_password": PASSWORD, "language": "ja",
+         "time_zone": "Asia/Tokyo"},
+    )  # fmt: skip
     assert response.status_code == 302
     alice.refresh_from_db()
     assert (alice.email, alice.language, alice.time_zone) == ("new@example.com", "ja", "Asia/Tokyo")
@@ -213,8 +229,42 @@ def test_it_rejects_bad_account_settings(client, alice, changes, field):
 
 def test_it_refuses_an_email_another_account_uses(client, alice, bob):
     client.force_login(alice)
-    data = {"form": "profile", "email": bob.email, "language": "", "time_zone": "UTC"}
+    data = {"form": "profile", "email": bob.email, "current_password": PASSWORD, "language": "", "time_zone": "UTC"}
     assert "already uses" in client.post("/account/", data).context["profile"].errors["email"][0]
+
+
+@pytest.mark.parametrize("password", ["", "wrong"])
+def test_it_changes_the_email_only_with_the_current_password(client, alice, password):
+    client.force_login(alice)
+    data = {"form": "profile", "email": "new@example.com", "current_password": password, "language": "ja",
+            "time_zone": "UTC"}  # fmt: skip
+    response = client.post("/account/", data)
+    assert response.status_code == 200 and response.context["profile"].errors["current_password"]
+    alice.refresh_from_db()
+    assert (alice.email, alice.language) == ("alice@example.com", "")
+
+
+def test_it_keeps_other_settings_savable_without_the_password(client, alice):
+    client.force_login(alice)
+    data = {"form": "profile", "email": "ALICE@example.com", "language": "ja", "time_zone": "UTC"}
+    assert client.post("/account/", data).status_code == 302
+    alice.refresh_from_db()
+    assert alice.language == "ja"
+
+
+def test_it_throttles_password_checks_on_the_account_page(client, alice, settings):
+    settings.LOGIN_RATE_LIMIT = 2
+    client.force_login(alice)
+    change = {"form": "password", "old_password": "wrong", "new_password1": "another passphrase 9",
+              "new_password2": "another passphrase 9"}  # fmt: skip
+    assert client.post("/account/", change).status_code == 200
+    email = {"form": "profile", "email": "new@example.com", "current_password": "wrong", "language": "",
+             "time_zone": "UTC"}  # fmt: skip
+    assert client.post("/account/", email).status_code == 429
+    response = client.post("/account/", {**change, "old_password": PASSWORD})
+    assert response.status_code == 429 and b"Too many attempts" in response.content
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD) and alice.email == "alice@example.com"
 
 
 def test_it_changes_the_password_and_keeps_the_session(client, alice):

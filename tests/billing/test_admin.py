@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
-from tests.factories import OrderFactory
+from tests.factories import OrderFactory, second_factor_confirmed
 
 # The pages below show alice's one ledger entry, her 10.00000 from a bank transfer.
 pytestmark = [pytest.mark.django_db, pytest.mark.alice_balance(Decimal(10), note="bank transfer")]
@@ -159,6 +159,7 @@ def test_it_lets_staff_who_may_only_view_wallets_move_no_money(client, alice, ch
     charlie.save(update_fields=["is_staff"])
     charlie.user_permissions.add(*Permission.objects.filter(codename__in=["view_wallet", "view_ledgerentry"]))
     client.force_login(charlie)
+    second_factor_confirmed(client, charlie)
     assert "Credit or debit with a note" not in client.get(WALLETS).content.decode()
     assert _adjust(client, alice, direction="credit", amount="100", note="for me").status_code == 200
     assert _balance(alice) == Decimal(10) and LedgerEntry.objects.count() == 1

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
-from tests.factories import DepositRequestFactory, PaymentMethodFactory
+from tests.factories import DepositRequestFactory, PaymentMethodFactory, second_factor_confirmed
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +118,7 @@ def test_it_lets_staff_who_may_only_view_requests_decide_nothing(client, alice, 
     charlie.save(update_fields=["is_staff"])
     charlie.user_permissions.add(*Permission.objects.filter(codename="view_depositrequest"))
     client.force_login(charlie)
+    second_factor_confirmed(client, charlie)
     page = client.get(DEPOSITS).content.decode()
     assert "TX-42" in page and "Approve (credit" not in page and "Reject with a note" not in page
     _act(client, "approve", [deposit])

@@ -13,7 +13,7 @@ from accounts.models import User
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
 from orders.models import CancelRequest, Order
-from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory
+from tests.factories import CancelRequestFactory, OrderFactory, RefillFactory, second_factor_confirmed
 
 # The balances below count from alice's 10.00000.
 pytestmark = [pytest.mark.django_db, pytest.mark.alice_balance(Decimal(10))]
@@ -261,6 +261,7 @@ def test_it_lets_staff_who_may_only_view_orders_change_nothing(client, alice, ch
     charlie.save(update_fields=["is_staff"])
     charlie.user_permissions.add(*Permission.objects.filter(codename="view_order"))
     client.force_login(charlie)
+    second_factor_confirmed(client, charlie)
     order = _order(alice, submission=Submission.UNKNOWN)
     page = client.get(ORDERS).content.decode()
     assert "Cancel and refund" not in page and "Resend" not in page
