@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import factory
+from axes.models import AccessAttempt
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -49,6 +50,22 @@ def second_factor_confirmed(client: Client, user: User) -> Client:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+class AccessAttemptFactory(DjangoModelFactory[AccessAttempt]):
+    """A sign-in attempt as django-axes records it (failed, for a username from an address)."""
+
+    class Meta:
+        model = AccessAttempt
+
+    username = factory.Sequence(lambda n: f"guess{n}")
+    ip_address = "198.51.100.7"
+    user_agent = "pytest"
+    http_accept = "*/*"
+    path_info = "/accounts/login/"
+    get_data = "next=/"
+    post_data = factory.LazyAttribute(lambda attempt: f"username={attempt.username}")
+    failures_since_start = 1
 
 
 class ApiKeyFactory(DjangoModelFactory[ApiKey]):

@@ -62,9 +62,11 @@ def test_no_template_of_ours_has_an_inline_script_style_or_handler():
 
 
 def test_the_admin_pages_we_build_have_nothing_inline(client: Client, services, provider):
-    from tests.factories import UserFactory
+    from tests.factories import UserFactory, second_factor_confirmed
 
-    client.force_login(UserFactory.create(username="root", is_staff=True, is_superuser=True))
+    root = UserFactory.create(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    second_factor_confirmed(client, root)
     pages = [
         "/admin/",
         "/admin/catalog/provider/",
