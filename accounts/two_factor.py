@@ -10,6 +10,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from accounts.throttle import password_confirmed
 
 BACKUP_CODES = 10
 # Set at sign-in for a customer who enabled TOTP; staff always need a second factor.
@@ -84,3 +85,15 @@ def two_factor_reset(*, user: User) -> int:
         device.delete()
         removed += 1
     return removed
+
+
+def two_factor_turn_off(*, request: HttpRequest, user: User, password: str, token: str) -> bool:
+    """A customer turns two-factor sign-in off with their password and a current code; staff cannot (they must
+    keep it). Whether it was turned off."""
+    if user.is_staff or not password_confirmed(request=request, user=user, password=password):
+        return False
+    if match_token(user, token.strip().replace(" ", "")) is None:
+        return False
+    two_factor_reset(user=user)
+    request.session[SESSION_KEY] = False
+    return True

@@ -29,6 +29,7 @@ from accounts.two_factor import (
     qr_code_svg,
     totp_enrolment_confirm,
     totp_enrolment_start,
+    two_factor_turn_off,
     two_factor_verify,
     verified,
 )
@@ -186,7 +187,19 @@ def account(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, password.user)
             messages.success(request, _("Your password is changed."))
             return redirect("account")
-    context = {"profile": profile, "password": password, "two_factor_on": has_totp(user=user)}
+    two_factor_error = ""
+    if request.method == "POST" and request.POST.get("form") == "two_factor_off":
+        password_text, code = request.POST.get("current_password", ""), request.POST.get("code", "")
+        if two_factor_turn_off(request=request, user=user, password=password_text, token=code):
+            messages.success(request, _("Two-factor sign-in is off."))
+            return redirect("account")
+        two_factor_error = _("The password or the code is not right.")
+    context = {
+        "profile": profile,
+        "password": password,
+        "two_factor_on": has_totp(user=user),
+        "two_factor_error": two_factor_error,
+    }
     return render(request, "accounts/account.html", context)
 
 

@@ -114,3 +114,40 @@ def test_the_code_page_is_in_japanese(client, alice):
     client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     client.post("/language/", {"language": "ja", "next": "/"})
     assert "認証アプリ" in client.get("/accounts/two-factor/").content.decode()
+
+
+def _with_totp(client: Client, user) -> TOTPDevice:
+    from tests.factories import second_factor_confirmed
+
+    device = TOTPDeviceFactory.create(user=user)
+    client.force_login(user)
+    second_factor_confirmed(client, user)
+    return device
+
+
+def test_a_customer_turns_totp_off_with_the_password_and_a_current_code(client, alice):
+    device = _with_totp(client, alice)
+    assert b"Turn off two-factor sign-in" in client.get("/account/").content
+    off = {"form": "two_factor_off", "current_password": PASSWORD, "code": _code(device)}
+    assert client.post("/account/", off)["Location"] == "/account/"
+    assert not TOTPDevice.objects.filter(user=alice).exists()
+    client.post("/accounts/logout/")
+    client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert client.get("/orders/new/").status_code == 200  # the password alone again
+
+
+@pytest.mark.parametrize("wrong", ["password", "code"])
+def test_it_keeps_totp_on_without_the_right_password_and_code(client, alice, wrong):
+    device = _with_totp(client, alice)
+    off = {"form": "two_factor_off", "current_password": PASSWORD, "code": _code(device)}
+    off["current_password" if wrong == "password" else "code"] = "not-it" if wrong == "password" else "000000"
+    response = client.post("/account/", off)
+    assert response.status_code == 200 and b"The password or the code is not right." in response.content
+    assert TOTPDevice.objects.filter(user=alice).exists()
+
+
+def test_staff_cannot_turn_their_second_factor_off(client, olivia):
+    device = _with_totp(client, olivia)
+    assert b"Turn off two-factor sign-in" not in client.get("/account/").content
+    client.post("/account/", {"form": "two_factor_off", "current_password": PASSWORD, "code": _code(device)})
+    assert TOTPDevice.objects.filter(user=olivia).exists()
