@@ -145,7 +145,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             if two_factor_verify(request=request, user=user, token=code):
                 return redirect(target)
             error = _("That code is not right, or was used already. Try the current one.")
-        return render(request, "accounts/two_factor_verify.html", {"next": target, "error": error})
+        return render(request, "accounts/two_factor.html", {"next": target, "error": error})
     error = ""
     if request.method == "POST":
         codes = totp_enrolment_confirm(request=request, user=user, token=code)
@@ -160,7 +160,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         "next": target,
         "error": error,
     }
-    return render(request, "accounts/two_factor_enrol.html", context)
+    return render(request, "accounts/two_factor.html", context)
 
 
 @login_required

@@ -150,7 +150,7 @@ def production_topology(*, log_dir: Path | None = None) -> Iterator[Topology]:
         _wait_for(f"http://127.0.0.1:{provider_port}/api/v2?key={PROVIDER_KEY}&action=balance")
         topology.manage("add_provider", "Simulator", f"http://127.0.0.1:{provider_port}/api/v2", PROVIDER_KEY)
         topology.manage("sync_catalog")
-        topology.manage("create_customer", "bob", "--email", "bob@example.com", "--password", topology.password)
+        topology.manage("create_customer", "bob", "--email", "bob@example.com", f"--password={topology.password}")
         topology.manage("credit", "bob", "100")
         topology.api_key = topology.manage("create_api_key", "bob").strip().splitlines()[-1]
         _start(topology, "web", [sys.executable, "-m", "gunicorn", "panel.wsgi:application",
