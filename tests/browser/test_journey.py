@@ -364,3 +364,31 @@ def test_the_pages_refuse_a_script_injected_into_them(page, browser_errors, alic
     refused = [error for error in browser_errors if "Content Security Policy" in error]
     assert len(refused) == 5, browser_errors
     browser_errors.clear()
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_customer_turns_on_two_factor_sign_in_with_the_qr_code(page, lang, alice):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    _sign_in(page, "alice", lang)
+    page.goto("/account/")
+    page.locator("a[href^='/accounts/two-factor/']").click()
+    expect(page.locator(".qr-code svg")).to_be_visible()
+    shot(page, f"{lang}-two-factor-enrol")
+    device = TOTPDevice.objects.get(user=alice, confirmed=False)
+    page.fill("#code", f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}")
+    page.locator("main button.primary").click()
+    expect(page.locator(".backup-codes code")).to_have_count(10)
+    shot(page, f"{lang}-two-factor-backup-codes")
+    assert TOTPDevice.objects.get(user=alice).confirmed
+
+    page.context.clear_cookies()  # signed out: the next sign-in asks for the code
+    page.goto("/accounts/login/")
+    if lang == "ja":
+        _to_japanese(page)
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.locator("main button.primary").click()
+    expect(page.locator("#code")).to_be_visible()
+    shot(page, f"{lang}-two-factor-code")
