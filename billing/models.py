@@ -1,5 +1,6 @@
-"""A wallet per customer and its append-only ledger (the wallet balance is a cache of the ledger's sum), and the
-deposit requests through which customers ask for their payments to be credited."""
+"""A wallet per customer and its append-only ledger (the wallet balance is a cache of the ledger's sum); the
+payment methods customers pay with; the deposit requests of manual methods, and the payments of automatic ones
+(a gateway: billing/payments/) with what was taken back of them."""
 
 import unicodedata
 from typing import Any
@@ -26,10 +27,16 @@ def reference_key(reference: str) -> str:
 class Wallet(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
     balance = models.DecimalField(default=0, **AMOUNT)
+    # What the customer owes after a payment was refunded or disputed when the wallet no longer held it: while it
+    # is above 0, the wallet pays for no new order (the balance itself never goes below 0).
+    debt = models.DecimalField(default=0, **AMOUNT)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
+            models.CheckConstraint(condition=Q(debt__gte=0), name="wallet_debt_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.balance} {settings.PANEL_CURRENCY})"
@@ -43,6 +50,9 @@ class LedgerEntry(models.Model):
         CHARGE = "charge", pgettext_lazy("ledger kind", "Charge")
         REFUND = "refund", _("Refund")
         ADJUSTMENT = "adjustment", _("Adjustment")
+        BONUS = "bonus", _("Bonus")
+        # A payment refunded or disputed after it was credited: the money goes back out.
+        REVERSAL = "reversal", _("Payment reversed")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -51,6 +61,9 @@ class LedgerEntry(models.Model):
     balance_after = models.DecimalField(**AMOUNT)
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    payment = models.ForeignKey(
+        "billing.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -68,6 +81,12 @@ class LedgerEntry(models.Model):
                 condition=Q(kind__in=["charge", "refund"]),
                 name="ledger_one_charge_one_refund_per_order",
             ),
+            # A payment is credited at most once, and earns its bonus at most once, whoever reports it.
+            models.UniqueConstraint(
+                fields=["payment", "kind"],
+                condition=Q(kind__in=["deposit", "bonus"]),
+                name="ledger_one_deposit_one_bonus_per_payment",
+            ),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
             models.CheckConstraint(
                 condition=(
@@ -75,6 +94,8 @@ class LedgerEntry(models.Model):
                     | (Q(kind="charge") & Q(amount__lt=0) & Q(order__isnull=False))
                     | (Q(kind="refund") & Q(amount__gt=0) & Q(order__isnull=False))
                     | (Q(kind="adjustment") & ~Q(amount=0))
+                    | (Q(kind="bonus") & Q(amount__gt=0) & Q(payment__isnull=False))
+                    | (Q(kind="reversal") & Q(amount__lt=0) & Q(payment__isnull=False))
                 ),
                 name="ledger_amount_sign_matches_kind",
             ),
@@ -85,22 +106,67 @@ class LedgerEntry(models.Model):
 
 
 class PaymentMethod(models.Model):
-    """A way to pay the operator (a bank account, a wallet address) that customers pick on Add funds."""
+    """A way to pay the operator that customers pick on Add funds: by hand (a bank account, a wallet address, with
+    a deposit request that an operator approves) or through a gateway that credits the wallet itself."""
+
+    class Gateway(models.TextChoices):
+        MANUAL = "manual", "Manual (deposit requests an operator approves)"
+        STRIPE = "stripe", "Stripe (cards)"
+        CRYPTOMUS = "cryptomus", "Cryptomus (crypto)"
 
     name = models.CharField(max_length=100)
+    gateway = models.CharField(max_length=20, choices=Gateway.choices, default=Gateway.MANUAL)
+    # The gateway's keys (billing.payments names them): written in the admin or add_payment_method, never shown.
+    credentials = models.JSONField(default=dict, blank=True, editable=False)
     instructions = models.TextField(
         blank=True, help_text="Shown to customers as written: where to pay and what to give as the reference."
     )
     minimum = models.DecimalField(default=0, help_text="The smallest deposit accepted with this method.", **AMOUNT)
+    maximum = models.DecimalField(
+        null=True, blank=True, help_text="The largest deposit accepted with this method (blank: no limit).", **AMOUNT
+    )
+    fee_percent = models.DecimalField(
+        "fee percent",
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        help_text="Added to what the customer pays (the wallet gets the amount they asked for). 0: no fee.",
+    )
+    bonus_percent = models.DecimalField(
+        "bonus percent",
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        help_text="Credited on top, as a bonus entry, for deposits of at least the bonus minimum. 0: no bonus.",
+    )
+    bonus_minimum = models.DecimalField(default=0, help_text="The smallest deposit that earns the bonus.", **AMOUNT)
     is_active = models.BooleanField("active", default=True, help_text="Only active methods are offered.")
     position = models.PositiveIntegerField(default=0, help_text="Methods are listed by position, then name.")
 
     class Meta:
         ordering = ["position", "name"]
-        constraints = [models.CheckConstraint(condition=Q(minimum__gte=0), name="payment_method_minimum_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(minimum__gte=0), name="payment_method_minimum_not_negative"),
+            models.CheckConstraint(
+                condition=Q(maximum__isnull=True) | Q(maximum__gte=models.F("minimum")),
+                name="payment_method_maximum_not_below_minimum",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_percent__gte=0) & Q(fee_percent__lt=100), name="payment_method_fee_percent_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(bonus_percent__gte=0) & Q(bonus_percent__lte=100),
+                name="payment_method_bonus_percent_range",
+            ),
+            models.CheckConstraint(condition=Q(bonus_minimum__gte=0), name="payment_method_bonus_minimum_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_manual(self) -> bool:
+        return self.gateway == self.Gateway.MANUAL
 
 
 class DepositRequest(models.Model):
@@ -154,3 +220,118 @@ class DepositRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {settings.PANEL_CURRENCY} from {self.user} ({self.status})"
+
+
+class Payment(models.Model):
+    """One attempt to pay through a gateway. It is credited (a deposit entry, and a bonus entry when the method
+    gives one) exactly once, when the gateway confirms it, in the transaction that moves it to succeeded."""
+
+    class State(models.TextChoices):
+        CREATED = "created", pgettext_lazy("payment state", "Created")
+        PENDING = "pending", pgettext_lazy("payment state", "Pending")
+        SUCCEEDED = "succeeded", pgettext_lazy("payment state", "Succeeded")
+        FAILED = "failed", pgettext_lazy("payment state", "Failed")
+        REFUNDED = "refunded", pgettext_lazy("payment state", "Refunded")
+        DISPUTED = "disputed", pgettext_lazy("payment state", "Disputed")
+
+    OPEN = (State.CREATED, State.PENDING)
+    CREDITED = (State.SUCCEEDED, State.REFUNDED, State.DISPUTED)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
+    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="payments")
+    gateway = models.CharField(max_length=20, choices=PaymentMethod.Gateway.choices)
+    # The gateway's id of the payment (a PaymentIntent, an invoice): set once the gateway has created it.
+    reference = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    amount = models.DecimalField(help_text="What the wallet gets.", **AMOUNT)
+    fee = models.DecimalField(default=0, help_text="The method's fee, paid on top.", **AMOUNT)
+    bonus = models.DecimalField(default=0, help_text="Credited on top of the amount, as a bonus entry.", **AMOUNT)
+    currency = models.CharField(max_length=3)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CREATED, db_index=True)
+    # What the customer's browser needs to pay: Stripe's client secret, or the gateway's hosted page.
+    client_secret = models.CharField(max_length=255, blank=True, editable=False)
+    redirect_url = models.URLField(max_length=1000, blank=True, editable=False)
+    # Why it failed, or what the gateway reported last that we could not use: for operators, never secrets.
+    problem = models.CharField(max_length=500, blank=True)
+    reversed_amount = models.DecimalField(default=0, help_text="Taken back by refunds and disputes.", **AMOUNT)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "reference"],
+                condition=Q(reference__isnull=False),
+                name="payment_reference_unique_per_gateway",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0) & Q(bonus__gte=0), name="payment_fee_bonus_not_negative"),
+            models.CheckConstraint(
+                condition=Q(reversed_amount__gte=0) & Q(reversed_amount__lte=models.F("amount") + models.F("bonus")),
+                name="payment_reversed_at_most_credited",
+            ),
+            models.CheckConstraint(
+                condition=Q(succeeded_at__isnull=True) | Q(state__in=["succeeded", "refunded", "disputed"]),
+                name="payment_succeeded_at_only_when_credited",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.pk}: {self.total} {self.currency} by {self.user} ({self.state})"
+
+    @property
+    def total(self) -> Any:
+        """What the customer pays the gateway: the amount and the fee."""
+        return self.amount + self.fee
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN
+
+
+class PaymentReversal(models.Model):
+    """Money a gateway gave back to the customer after the payment was credited (a refund, a dispute): `amount` in
+    the currency paid; the wallet's part is `taken` (a reversal entry) and `owed` (added to the wallet's debt)."""
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", _("Refund")
+        DISPUTE = "dispute", _("Dispute")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="reversals")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The gateway's id of the refund or dispute: one reversal per gateway event, however often it is reported.
+    reference = models.CharField(max_length=255)
+    amount = models.DecimalField(**AMOUNT)
+    # Of what the wallet had to give back (the same share of the amount and bonus credited): taken at once, and
+    # owed as debt; later collected from the wallet, or written off (settled).
+    taken = models.DecimalField(default=0, **AMOUNT)
+    owed = models.DecimalField(default=0, **AMOUNT)
+    collected = models.DecimalField(default=0, **AMOUNT)
+    entry = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_reversal"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The operator settled what was owed: collected it from the wallet, or wrote it off.
+    settled_at = models.DateTimeField(null=True, blank=True)
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    settlement_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "reference"], name="payment_reversal_once_per_event"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_reversal_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(taken__gte=0) & Q(owed__gte=0) & Q(collected__gte=0) & Q(collected__lte=models.F("owed")),
+                name="payment_reversal_parts_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.amount} on payment {self.payment_id}"

@@ -30,9 +30,10 @@ from panel.errors import ApplicationError
 from panel.formatting import money
 from panel.ids import record_id
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, AMOUNT_QUANTUM, refund_amount
-from upstream.messages import NOT_ENOUGH_FUNDS
+from upstream.messages import ACCOUNT_ON_HOLD, NOT_ENOUGH_FUNDS
 
 if TYPE_CHECKING:
+    from billing.models import Payment
     from orders.models import Order
 
 Kind = LedgerEntry.Kind
@@ -48,6 +49,14 @@ class InsufficientFunds(ApplicationError):
 
 class InvalidAmount(ApplicationError):
     pass
+
+
+class AccountOnHold(ApplicationError):
+    """The customer owes the panel money a refunded or disputed payment took back: no new orders until an
+    operator settles it."""
+
+    def __init__(self) -> None:
+        super().__init__(ACCOUNT_ON_HOLD)
 
 
 def _checked(amount: Decimal) -> Decimal:
@@ -84,11 +93,15 @@ def _post(
     kind: str,
     amount: Decimal,
     order: "Order | None" = None,
+    payment: "Payment | None" = None,
     actor: User | None = None,
     note: str = "",
 ) -> LedgerEntry:
     """Add a signed amount to the wallet and record it, under the wallet's row lock."""
     wallet = wallet_lock(user=user)
+    if kind == Kind.CHARGE and wallet.debt > 0:
+        # Checked under the lock that a reversal takes too: no order slips in while the debt is recorded.
+        raise AccountOnHold()
     balance = wallet.balance + amount
     if balance < 0:
         raise InsufficientFunds()
@@ -99,9 +112,20 @@ def _post(
         amount=amount,
         balance_after=balance,
         order=order,
+        payment=payment,
         actor=actor,
         note=note[:500],
     )
+
+
+def payment_post(*, payment: "Payment", kind: str, amount: Decimal, actor: User | None = None) -> LedgerEntry:
+    """A payment's own movement: its deposit and bonus (positive), or a reversal (negative), under the wallet lock.
+
+    The database allows one deposit and one bonus per payment; the caller holds the payment's row lock.
+    """
+    if kind not in (Kind.DEPOSIT, Kind.BONUS, Kind.REVERSAL):
+        raise ValueError(f"a payment moves a deposit, a bonus or a reversal, not {kind}")
+    return _post(user=payment.user, kind=kind, amount=amount, payment=payment, actor=actor)
 
 
 def wallet_credit(
@@ -201,7 +225,7 @@ DUPLICATE_REFERENCE = gettext_noop(
 )
 
 
-def _amount_from_text(text: str) -> Decimal:
+def amount_from_text(text: str) -> Decimal:
     text = text.strip()
     if not AMOUNT_TEXT.fullmatch(text):
         raise InvalidAmount(gettext_noop("Enter the amount as a number, like 25 or 25.50."), field="amount")
@@ -210,7 +234,7 @@ def _amount_from_text(text: str) -> Decimal:
 
 def deposit_request_create(*, user: User, method_id: object, amount: str, reference: str) -> DepositRequest:
     """Record a customer's payment as pending; raise ApplicationError (naming its field) at the first problem."""
-    value = _amount_from_text(amount)
+    value = amount_from_text(amount)
     pk = record_id(method_id)
     method = PaymentMethod.objects.filter(pk=pk, is_active=True).first() if pk is not None else None
     if method is None:

@@ -34,4 +34,5 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": timedelta(minutes=1)},
         "refresh-average-times": {"task": "orders.tasks.refresh_average_times", "schedule": timedelta(hours=1)},
         "check-ledger": {"task": "billing.tasks.check_ledger", "schedule": crontab(hour=3, minute=0)},
+        "check-open-payments": {"task": "billing.tasks.check_open_payments", "schedule": timedelta(minutes=5)},
     }

@@ -7,6 +7,7 @@ DEBUG on and a generated development secret, so a fresh checkout works without P
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
@@ -82,16 +83,41 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Every page: scripts, styles, images and fonts from our own origin only (all assets are served locally); no
-# inline script or style, no plugin, no framing, forms post only here.
+# Stripe: the SDK's API server and the Stripe.js the payment page loads. Both point elsewhere when
+# STRIPE_API_BASE is set (the tests' localstripe); STRIPE_JS_URL alone replaces the script.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="").rstrip("/")
+STRIPE_JS_URL = env.str(
+    "STRIPE_JS_URL", default=f"{STRIPE_API_BASE}/js.stripe.com/v3/" if STRIPE_API_BASE else "https://js.stripe.com/v3/"
+)
+# Cryptomus' API (CRYPTOMUS_API_BASE points it at another server, as the tests' fake does).
+CRYPTOMUS_API_BASE = env.str("CRYPTOMUS_API_BASE", default="https://api.cryptomus.com").rstrip("/")
+# Seconds for one call to a payment gateway (never inside a database transaction).
+PAYMENT_GATEWAY_TIMEOUT = env.int("PAYMENT_GATEWAY_TIMEOUT", default=20)
+# Payments still open after this many minutes are asked about at their gateway (a lost notification).
+PAYMENT_CHECK_MINUTES = env.int("PAYMENT_CHECK_MINUTES", default=10)
+# Operators told of what needs them (a payment taken back that the wallet could not cover), by email.
+OPERATOR_EMAILS = env.list("OPERATOR_EMAILS", default=[])
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+_STRIPE_ORIGINS = sorted({_origin(STRIPE_JS_URL), _origin(STRIPE_API_BASE or "https://api.stripe.com")})
+
+# Every page: scripts, styles, images and fonts from our own origin only (all assets are served locally, but for
+# Stripe.js, which Stripe requires be loaded from Stripe); no inline script or style, no plugin, no framing of
+# this site, forms post only here.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF],
+        "script-src": [SELF, *_STRIPE_ORIGINS],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
-        "connect-src": [SELF],
+        "connect-src": [SELF, *_STRIPE_ORIGINS],
+        "frame-src": [*_STRIPE_ORIGINS, "https://js.stripe.com", "https://hooks.stripe.com"],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],

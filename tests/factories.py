@@ -13,7 +13,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from factory.django import DjangoModelFactory
 
 from accounts.models import ApiKey, User
-from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet, reference_key
+from billing.models import (
+    DepositRequest,
+    LedgerEntry,
+    Payment,
+    PaymentMethod,
+    PaymentReversal,
+    Wallet,
+    reference_key,
+)
 from catalog.models import Category, Provider, Service
 from orders.models import CancelRequest, IdempotencyKey, Order, Refill
 
@@ -236,3 +244,54 @@ class DepositRequestFactory(DjangoModelFactory[DepositRequest]):
     amount = Decimal("25.00000")
     reference = factory.Sequence(lambda n: f"TX-{n:06d}")
     reference_key = factory.LazyAttribute(lambda deposit: reference_key(deposit.reference))
+
+
+class StripeMethodFactory(PaymentMethodFactory):
+    """Card payments through Stripe; point STRIPE_API_BASE at localstripe (tests/billing/conftest.py) to use it."""
+
+    name = factory.Sequence(lambda n: f"Card {n}")
+    gateway = PaymentMethod.Gateway.STRIPE
+    instructions = ""
+    minimum = Decimal("5.00000")
+    credentials = factory.LazyFunction(
+        lambda: {"secret_key": "sk_test_panel", "publishable_key": "pk_test_panel", "webhook_secret": "whsec_panel"}
+    )
+
+
+class PaymentFactory(DjangoModelFactory[Payment]):
+    """A payment started at its gateway and waiting to be paid (nothing credited: see payment_credit)."""
+
+    class Meta:
+        model = Payment
+
+    user = factory.SubFactory(UserFactory)
+    method = factory.SubFactory(StripeMethodFactory)
+    gateway = factory.LazyAttribute(lambda payment: payment.method.gateway)
+    reference = factory.Sequence(lambda n: f"pi_test{n:08d}")
+    amount = Decimal("25.00000")
+    currency = "USD"
+    state = Payment.State.PENDING
+
+
+class PaymentReversalFactory(DjangoModelFactory[PaymentReversal]):
+    """A refund of a credited payment, posted through payment_reverse like every real one (the wallet moves)."""
+
+    class Meta:
+        model = PaymentReversal
+
+    payment = factory.SubFactory(PaymentFactory)
+    kind = PaymentReversal.Kind.REFUND
+    reference = factory.Sequence(lambda n: f"re_test{n:08d}")
+    amount = Decimal("25.00000")
+
+    @classmethod
+    def _create(cls, model_class: type[PaymentReversal], *args: Any, **kwargs: Any) -> PaymentReversal:
+        from billing.payments.services import payment_credit, payment_reverse
+
+        payment = kwargs.pop("payment")
+        payment_credit(payment_id=payment.pk)
+        reversal = payment_reverse(payment_id=payment.pk, **kwargs)
+        if reversal is None:
+            raise ValueError(f"nothing to reverse on {payment}")
+        return reversal
+

@@ -32,4 +32,7 @@ TOO_MANY_REQUESTS = gettext_noop("Too many requests")
 IDEMPOTENCY_REUSED = gettext_noop("Idempotency key reused with different parameters")
 IDEMPOTENCY_KEY_LENGTH = gettext_noop("The idempotency key must be 1 to 64 characters.")
 INVALID_CHARACTERS = gettext_noop("The text contains a character that cannot be stored (a NUL byte).")
+ACCOUNT_ON_HOLD = gettext_noop(
+    "Your account is on hold: a payment was taken back and the balance did not cover it. Contact support."
+)
 UNSUPPORTED_TYPE = gettext_noop("%(type)s services are not supported yet: choose another service.")

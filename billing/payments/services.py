@@ -1,0 +1,391 @@
+"""Payments through gateways: start one, apply what a gateway reports, take money back, settle debts.
+
+Money rules (DESIGN.md "Payments"):
+- A payment is credited when it moves to succeeded, in the transaction of that move: a conditional UPDATE that
+  hits one row at most, so the webhook, the return page, the sweeper and a retry can race and only one credits
+  (and the database allows one deposit entry per payment besides).
+- A report is applied only when it is about one of our payments and, to credit, when amount and currency are
+  what we asked for. The gateway module has verified the signature before.
+- No gateway call inside a database transaction: calls happen before or after, never while a row is locked.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from accounts.models import User
+from billing.models import LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
+from billing.payments import gateway_of
+from billing.payments.base import (
+    Event,
+    GatewayError,
+    Notification,
+    NotificationRefused,
+    Report,
+    UnsupportedCurrency,
+    currency_places,
+    round_up_to_currency,
+)
+from billing.services import InvalidAmount, amount_from_text, payment_post, wallet_lock
+from panel.errors import ApplicationError
+from panel.formatting import money
+from panel.ids import record_id
+from panel.money import AMOUNT_QUANTUM
+
+logger = logging.getLogger(__name__)
+Kind = LedgerEntry.Kind
+State = Payment.State
+
+
+class PaymentError(ApplicationError):
+    pass
+
+
+GATEWAY_DOWN = gettext_noop("The payment could not be started just now: try again in a moment, or use another method.")
+
+
+# Quoting --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentQuote:
+    method: PaymentMethod
+    amount: Decimal  # what the wallet gets
+    fee: Decimal  # paid on top
+    bonus: Decimal  # credited on top, as a bonus entry
+    currency: str
+
+    @property
+    def total(self) -> Decimal:
+        return self.amount + self.fee
+
+
+def fee_of(method: PaymentMethod, amount: Decimal, currency: str) -> Decimal:
+    """The method's fee on an amount, rounded up to the currency's smallest unit (the customer pays it)."""
+    if not method.fee_percent:
+        return Decimal(0)
+    return round_up_to_currency(amount * method.fee_percent / 100, currency)
+
+
+def bonus_of(method: PaymentMethod, amount: Decimal) -> Decimal:
+    """The method's bonus on an amount: bonus percent of it when it is at least the bonus minimum, rounded down."""
+    if not method.bonus_percent or amount < method.bonus_minimum:
+        return Decimal(0)
+    return (amount * method.bonus_percent / 100).quantize(AMOUNT_QUANTUM, rounding=ROUND_FLOOR)
+
+
+def payment_quote(*, method_id: object, amount: str) -> PaymentQuote:
+    """Check a payment a customer asks for, moving nothing; raise PaymentError (naming its field) at a problem."""
+    pk = record_id(method_id)
+    method = PaymentMethod.objects.filter(pk=pk, is_active=True).first() if pk is not None else None
+    if method is None or method.is_manual:
+        raise PaymentError(gettext_noop("Choose one of the payment methods."), field="method")
+    currency = settings.PANEL_CURRENCY
+    value = amount_from_text(amount)
+    try:
+        places = currency_places(currency)
+    except UnsupportedCurrency:
+        raise PaymentError(GATEWAY_DOWN, field="method") from None
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        if places == 0:
+            raise InvalidAmount(gettext_noop("Enter a whole amount: %(currency)s has no decimals."), field="amount",
+                                currency=currency)  # fmt: skip
+        raise InvalidAmount(gettext_noop("The amount can have at most %(places)s decimal places."), field="amount",
+                            places=places)  # fmt: skip
+    if value < method.minimum:
+        raise InvalidAmount(gettext_noop("The minimum with %(method)s is %(minimum)s."), field="amount",
+                            method=method.name, minimum=money(method.minimum))  # fmt: skip
+    if method.maximum is not None and value > method.maximum:
+        raise InvalidAmount(gettext_noop("The maximum with %(method)s is %(maximum)s."), field="amount",
+                            method=method.name, maximum=money(method.maximum))  # fmt: skip
+    return PaymentQuote(method=method, amount=value, fee=fee_of(method, value, currency),
+                        bonus=bonus_of(method, value), currency=currency)  # fmt: skip
+
+
+# Starting -------------------------------------------------------------------------------------------------------
+
+
+def payment_start(*, user: User, method_id: object, amount: str, urls: Callable[[Payment], tuple[str, str]]) -> Payment:
+    """Create the payment here, then at its gateway (outside any transaction); `urls(payment)` gives the return
+    URL and the notification URL. A gateway that fails leaves the payment failed and raises PaymentError."""
+    quote = payment_quote(method_id=method_id, amount=amount)
+    payment = Payment.objects.create(
+        user=user, method=quote.method, gateway=quote.method.gateway, amount=quote.amount, fee=quote.fee,
+        bonus=quote.bonus, currency=quote.currency,
+    )  # fmt: skip
+    return_url, notify_url = urls(payment)
+    try:
+        started = gateway_of(quote.method).start(payment, return_url=return_url, notify_url=notify_url)
+    except GatewayError as exc:
+        logger.warning("payment %s: %s could not start it: %s", payment.pk, payment.gateway, exc)
+        Payment.objects.filter(pk=payment.pk, state=State.CREATED).update(state=State.FAILED, problem=str(exc)[:500])
+        raise PaymentError(GATEWAY_DOWN) from None
+    Payment.objects.filter(pk=payment.pk, state=State.CREATED).update(
+        state=State.PENDING, reference=started.reference, client_secret=started.client_secret,
+        redirect_url=started.redirect_url,
+    )  # fmt: skip
+    payment.refresh_from_db()
+    return payment
+
+
+# Applying what a gateway reports --------------------------------------------------------------------------------
+
+
+class Outcome:
+    CREDITED = "credited"
+    REVERSED = "reversed"
+    FAILED = "failed"
+    NOTHING = "nothing"  # nothing new: already applied, or nothing to do
+    REFUSED = "refused"  # not ours, or not what we asked for: no money moved
+
+
+def _problem(payment: Payment, text: str) -> None:
+    logger.warning("payment %s (%s %s): %s", payment.pk, payment.gateway, payment.reference, text)
+    Payment.objects.filter(pk=payment.pk).update(problem=text[:500])
+
+
+def report_apply(*, gateway: str, report: Report) -> str:
+    """Apply a verified report of a gateway to our payment it names; return an Outcome."""
+    payment = Payment.objects.filter(gateway=gateway, reference=report.reference).first()
+    if payment is None:
+        logger.warning("%s reported payment %r, which is not one of ours: ignored", gateway, report.reference[:100])
+        return Outcome.REFUSED
+    if report.event == Event.SUCCEEDED:
+        if report.currency.upper() != payment.currency or report.amount != payment.total:
+            _problem(payment, f"reported paid {report.amount} {report.currency.upper()}, we asked for "
+                              f"{payment.total} {payment.currency}: not credited")  # fmt: skip
+            return Outcome.REFUSED
+        return Outcome.CREDITED if payment_credit(payment_id=payment.pk) else Outcome.NOTHING
+    if report.event == Event.FAILED:
+        failed = Payment.objects.filter(pk=payment.pk, state__in=Payment.OPEN).update(
+            state=State.FAILED, problem=report.detail[:500]
+        )
+        return Outcome.FAILED if failed else Outcome.NOTHING
+    if report.event in (Event.REFUNDED, Event.DISPUTED):
+        if report.amount is None or report.amount <= 0 or report.currency.upper() != payment.currency:
+            _problem(payment, f"reported a {report.event} of {report.amount} {report.currency}: not applied")
+            return Outcome.REFUSED
+        kind = PaymentReversal.Kind.REFUND if report.event == Event.REFUNDED else PaymentReversal.Kind.DISPUTE
+        reversal = payment_reverse(
+            payment_id=payment.pk, kind=kind, reference=report.reversal_reference or report.reference,
+            amount=report.amount,
+        )  # fmt: skip
+        return Outcome.REVERSED if reversal is not None else Outcome.NOTHING
+    # PENDING: the customer is paying.
+    return Outcome.NOTHING
+
+
+@transaction.atomic
+def payment_credit(*, payment_id: int) -> bool:
+    """Move the payment to succeeded and credit it (deposit, then bonus), once: False when it already was.
+
+    A failed payment can still succeed (a customer who pays after all): the money arrived, so it is credited.
+    """
+    moved = Payment.objects.filter(pk=payment_id, state__in=[*Payment.OPEN, State.FAILED]).update(
+        state=State.SUCCEEDED, succeeded_at=timezone.now(), problem=""
+    )
+    if moved != 1:
+        return False
+    payment = Payment.objects.select_related("user", "method").get(pk=payment_id)
+    payment_post(payment=payment, kind=Kind.DEPOSIT, amount=payment.amount)
+    if payment.bonus > 0:
+        payment_post(payment=payment, kind=Kind.BONUS, amount=payment.bonus)
+    logger.info("payment %s credited: %s %s to %s", payment.pk, payment.amount, payment.currency, payment.user)
+    return True
+
+
+def payment_check(*, payment_id: int) -> str:
+    """Ask the gateway for an open payment's state and apply it (the return page, the sweeper)."""
+    payment = Payment.objects.select_related("method").filter(pk=payment_id).first()
+    if payment is None or payment.reference is None or payment.state not in (*Payment.OPEN, State.FAILED):
+        return Outcome.NOTHING
+    try:
+        report = gateway_of(payment.method).fetch(payment)
+    except GatewayError as exc:
+        logger.info("payment %s: could not ask %s for its state: %s", payment.pk, payment.gateway, exc)
+        return Outcome.NOTHING
+    if report.reference != payment.reference:
+        _problem(payment, "the gateway answered about another payment: ignored")
+        return Outcome.REFUSED
+    if report.event == Event.FAILED and payment.state == State.FAILED:
+        return Outcome.NOTHING
+    return report_apply(gateway=payment.gateway, report=report)
+
+
+def notification_receive(*, gateway: str, notification: Notification) -> str | None:
+    """Verify a gateway's notification with each method of that gateway and apply it; None when no method's
+    credentials verify it (a forged or garbled callback: logged, nothing moved)."""
+    methods = PaymentMethod.objects.filter(gateway=gateway).order_by("-is_active", "pk")
+    reasons = []
+    for method in methods:
+        try:
+            report = gateway_of(method).read(notification)
+        except NotificationRefused as exc:
+            reasons.append(str(exc))
+            continue
+        if report is None:
+            return Outcome.NOTHING
+        return report_apply(gateway=gateway, report=report)
+    logger.warning(
+        "%s notification refused (from %s): %s", gateway, notification.remote_address or "?",
+        "; ".join(reasons) or "no payment method uses this gateway",
+    )  # fmt: skip
+    return None
+
+
+def payments_check_open(*, older_than_minutes: int, limit: int = 200) -> int:
+    """payment_check every open payment older than that: a lost notification never loses money."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        Payment.objects.filter(state__in=Payment.OPEN, reference__isnull=False, created_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(payment_check(payment_id=pk) == Outcome.CREDITED for pk in ids)
+
+
+# Taking money back ----------------------------------------------------------------------------------------------
+
+
+def _wallet_value(payment: Payment, paid_back: Decimal) -> Decimal:
+    """What a refund of `paid_back` (of the total the customer paid) takes from the wallet: the same share of the
+    amount and bonus credited, rounded up, never more than is left of them."""
+    credited = payment.amount + payment.bonus
+    share = credited if paid_back >= payment.total else credited * paid_back / payment.total
+    return min(share.quantize(AMOUNT_QUANTUM, rounding=ROUND_CEILING), credited - payment.reversed_amount)
+
+
+def _tell_operators(subject: str, body: str) -> None:
+    logger.error("%s: %s", subject, body)
+    if settings.OPERATOR_EMAILS:
+        transaction.on_commit(
+            lambda: send_mail(f"[panel] {subject}", body, None, settings.OPERATOR_EMAILS, fail_silently=True)
+        )
+
+
+@transaction.atomic
+def payment_reverse(
+    *, payment_id: int, kind: str, reference: str, amount: Decimal, actor: User | None = None
+) -> PaymentReversal | None:
+    """Take back what a refund or dispute of `amount` (currency units paid back) calls for, once per gateway
+    reference: what the wallet holds now, and the rest as debt (which holds new orders). None when nothing to do."""
+    payment = Payment.objects.select_for_update().select_related("user").filter(pk=payment_id).first()
+    if payment is None or payment.state not in Payment.CREDITED:
+        return None
+    existing = PaymentReversal.objects.filter(payment=payment, reference=reference).first()
+    if existing is not None:
+        if actor is not None and existing.actor_id is None:
+            # The gateway's notification of our own refund came first: record who asked for it.
+            PaymentReversal.objects.filter(pk=existing.pk).update(actor=actor)
+        return None
+    value = max(_wallet_value(payment, amount), Decimal(0))
+    wallet = wallet_lock(user=payment.user)
+    taken = min(wallet.balance, value)
+    owed = value - taken
+    entry = payment_post(payment=payment, kind=Kind.REVERSAL, amount=-taken, actor=actor) if taken > 0 else None
+    if owed > 0:
+        Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") + owed)
+    state = State.DISPUTED if kind == PaymentReversal.Kind.DISPUTE else State.REFUNDED
+    Payment.objects.filter(pk=payment.pk).update(state=state, reversed_amount=F("reversed_amount") + value)
+    reversal = PaymentReversal.objects.create(
+        payment=payment, kind=kind, reference=reference[:255], amount=amount, taken=taken, owed=owed, entry=entry,
+        actor=actor,
+    )  # fmt: skip
+    what = "disputed" if kind == PaymentReversal.Kind.DISPUTE else "refunded"
+    if owed > 0:
+        _tell_operators(
+            f"payment {payment.pk} {what}: {payment.user} owes {owed}",
+            f"Payment {payment.pk} of {payment.user} was {what} ({amount} {payment.currency}). The wallet held "
+            f"{taken} of the {value} to take back: {owed} {settings.PANEL_CURRENCY} is owed, and the customer can "
+            "place no order until an operator settles it (Billing > Payment reversals).",
+        )
+    elif kind == PaymentReversal.Kind.DISPUTE:
+        _tell_operators(f"payment {payment.pk} disputed", f"Payment {payment.pk} of {payment.user} was disputed: "
+                        f"{taken} {settings.PANEL_CURRENCY} was taken back from the wallet.")  # fmt: skip
+    return reversal
+
+
+class RefundRefused(ApplicationError):
+    pass
+
+
+def payment_refund(*, payment_id: int, amount: Decimal | None, actor: User) -> PaymentReversal | None:
+    """An operator's refund: through the gateway first (outside any transaction), then taken from the wallet.
+
+    `amount` is in the currency paid (None: all that is left of the total).
+    """
+    payment = Payment.objects.select_related("method").filter(pk=payment_id).first()
+    if payment is None or payment.state not in (State.SUCCEEDED, State.REFUNDED):
+        raise RefundRefused("Only a credited payment that is not disputed can be refunded.")
+    gateway = gateway_of(payment.method)
+    if not gateway.can_refund:
+        raise RefundRefused(f"{payment.method.name} cannot refund through its API: refund in its dashboard.")
+    paid_back = sum((r.amount for r in payment.reversals.all()), Decimal(0))
+    left = payment.total - paid_back
+    amount = left if amount is None else amount
+    if amount <= 0 or amount > left:
+        raise RefundRefused(f"Refund between 0 and {left} {payment.currency}: the rest was given back already.")
+    try:
+        reference = gateway.refund(payment, amount)
+    except GatewayError as exc:
+        raise RefundRefused(f"{payment.method.name} refused the refund: {exc}") from None
+    return payment_reverse(
+        payment_id=payment.pk, kind=PaymentReversal.Kind.REFUND, reference=reference, amount=amount, actor=actor
+    )
+
+
+# Settling debts -------------------------------------------------------------------------------------------------
+
+
+def _open_debts() -> Q:
+    return Q(owed__gt=F("collected"), settled_at__isnull=True)
+
+
+@transaction.atomic
+def debt_collect(*, user: User, actor: User) -> Decimal:
+    """Take what the wallet now holds towards the customer's debt (oldest reversal first); return the amount."""
+    wallet = wallet_lock(user=user)
+    collected = Decimal(0)
+    for reversal in (
+        PaymentReversal.objects.select_for_update().filter(_open_debts(), payment__user=user).order_by("pk")
+    ):
+        left = reversal.owed - reversal.collected
+        take = min(left, wallet.balance - collected)
+        if take <= 0:
+            break
+        payment_post(payment=reversal.payment, kind=Kind.REVERSAL, amount=-take, actor=actor)
+        collected += take
+        done = take == left
+        PaymentReversal.objects.filter(pk=reversal.pk).update(
+            collected=F("collected") + take,
+            settled_at=timezone.now() if done else None,
+            settled_by=actor if done else None,
+            settlement_note="Collected from the wallet." if done else "",
+        )
+    if collected:
+        Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") - collected)
+    return collected
+
+
+@transaction.atomic
+def debt_write_off(*, user: User, actor: User, note: str) -> Decimal:
+    """Forgive the customer's open debt (the operator settled it outside the panel); return the amount."""
+    wallet = wallet_lock(user=user)
+    forgiven = Decimal(0)
+    for reversal in PaymentReversal.objects.select_for_update().filter(_open_debts(), payment__user=user):
+        forgiven += reversal.owed - reversal.collected
+        PaymentReversal.objects.filter(pk=reversal.pk).update(
+            settled_at=timezone.now(), settled_by=actor, settlement_note=note.strip()[:500] or "Written off."
+        )
+    if forgiven:
+        Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") - forgiven)
+    return forgiven
