@@ -144,9 +144,10 @@ class Gateway(ABC):
         """Create the payment at the gateway for payment.total in payment.currency."""
 
     @abstractmethod
-    def read(self, notification: Notification) -> Report | None:
+    def read(self, notification: Notification) -> list[Report]:
         """Verify a notification exactly as the gateway documents (raise NotificationRefused when it does not
-        verify) and read it; None for a verified notification that is about nothing we track."""
+        verify) and read it: what it reports (often one fact; none for an event we do not track; several when
+        one event lists several refunds, each applied once by its reversal_reference)."""
 
     @abstractmethod
     def fetch(self, payment: "Payment") -> Report:

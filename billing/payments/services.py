@@ -228,13 +228,12 @@ def notification_receive(*, gateway: str, notification: Notification) -> str | N
     reasons = []
     for method in methods:
         try:
-            report = gateway_of(method).read(notification)
+            reports = gateway_of(method).read(notification)
         except NotificationRefused as exc:
             reasons.append(str(exc))
             continue
-        if report is None:
-            return Outcome.NOTHING
-        return report_apply(gateway=gateway, report=report)
+        outcomes = [report_apply(gateway=gateway, report=report) for report in reports]
+        return next((o for o in outcomes if o != Outcome.NOTHING), Outcome.NOTHING)
     logger.warning(
         "%s notification refused (from %s): %s", gateway, notification.remote_address or "?",
         "; ".join(reasons) or "no payment method uses this gateway",
