@@ -157,6 +157,7 @@ class Gateway(ABC):
     def refund(self, payment: "Payment", amount: Decimal) -> str:
         """Give `amount` (currency units, at most what was paid) back to the customer; return the refund's id."""
 
-    def webhook_accepted(self) -> tuple[int, str]:
+    @classmethod
+    def webhook_accepted(cls) -> tuple[int, str]:
         """What the gateway expects to be answered when a notification was handled (status, body)."""
         return 200, ""
