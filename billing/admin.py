@@ -2,18 +2,25 @@
 methods; and deposit requests, approved or rejected only through billing.services."""
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from accounts.http import signed_in
 from accounts.models import User
-from billing.models import DepositRequest, LedgerEntry, PaymentMethod, Wallet
+from billing.models import DepositRequest, LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
+from billing.payments import GATEWAY_CLASSES
+from billing.payments.base import Credential
+from billing.payments.methods import credential_specs, credentials_clean, credentials_shown
+from billing.payments.services import RefundRefused, debt_collect, debt_write_off, payment_check, payment_refund
 from billing.services import (
     InsufficientFunds,
     InvalidAmount,
@@ -44,9 +51,21 @@ class AdjustmentForm(forms.Form):
         return amount
 
 
+class DebtFilter(admin.SimpleListFilter):
+    title = "debt"
+    parameter_name = "owes"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Owes money (orders on hold)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(debt__gt=0) if self.value() == "yes" else queryset
+
+
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin[Wallet]):
-    list_display = ["user", "balance", "updated_at"]
+    list_display = ["user", "balance", "debt", "updated_at"]
+    list_filter = [DebtFilter]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
     actions = ["adjust"]
@@ -111,12 +130,95 @@ class LedgerEntryAdmin(ReadOnlyAdmin[LedgerEntry]):
         return format_html('<a href="{}">{}</a>', url, obj.order_id)
 
 
+def _credential_field(gateway: str, spec: Credential) -> str:
+    return f"{gateway}_{spec.name}"
+
+
+class PaymentMethodForm(forms.ModelForm[PaymentMethod]):
+    """The method and its gateway's credentials, which are write-only: a blank secret keeps the current one."""
+
+    class Meta:
+        model = PaymentMethod
+        fields = [
+            "name", "gateway", "instructions", "minimum", "maximum", "fee_percent", "bonus_percent", "bonus_minimum",
+            "is_active", "position",
+        ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.instance.credentials if self.instance.pk else {}
+        for gateway in GATEWAY_CLASSES:
+            label = PaymentMethod.Gateway(gateway).label
+            for spec in credential_specs(gateway):
+                name = _credential_field(gateway, spec)
+                if spec.secret:
+                    self.fields[name] = forms.CharField(
+                        label=f"{label}: {spec.label}", required=False,
+                        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                        help_text="Never shown again once saved. Leave blank to keep the current one.",
+                    )  # fmt: skip
+                else:
+                    self.fields[name] = forms.CharField(label=f"{label}: {spec.label}", required=False)
+                    if self.instance.gateway == gateway:
+                        self.initial[name] = current.get(spec.name, "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        gateway = data.get("gateway")
+        if gateway is None:
+            return data
+        if self.instance.pk and gateway != self.instance.gateway and self.instance.payments.exists():
+            # Its payments' notifications are verified with these credentials: add a new method instead.
+            self.add_error("gateway", "This method has payments: add a new method for another gateway.")
+            return data
+        given = {spec.name: data.get(_credential_field(gateway, spec), "") for spec in credential_specs(gateway)}
+        current = self.instance.credentials if self.instance.gateway == gateway else {}
+        try:
+            self.instance.credentials = credentials_clean(gateway, given, current)
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return data
+
+
 @admin.register(PaymentMethod)
 class PaymentMethodAdmin(admin.ModelAdmin[PaymentMethod]):
-    list_display = ["name", "minimum", "is_active", "position"]
+    form = PaymentMethodForm
+    list_display = ["name", "gateway", "minimum", "maximum", "fee_percent", "bonus", "is_active", "position"]
     list_editable = ["is_active", "position"]
-    list_filter = ["is_active"]
+    list_filter = ["gateway", "is_active"]
     search_fields = ["name"]
+    readonly_fields = ["credentials_display", "webhook_url"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: PaymentMethod | None = None) -> Any:
+        credential_fields = [_credential_field(g, spec) for g in GATEWAY_CLASSES for spec in credential_specs(g)]
+        sets: list[Any] = [
+            (None, {"fields": ["name", "gateway", "is_active", "position", "instructions"]}),
+            ("Amounts", {"fields": ["minimum", "maximum", "fee_percent", "bonus_percent", "bonus_minimum"]}),
+            ("Credentials", {
+                "fields": [*(["credentials_display", "webhook_url"] if obj else []), *credential_fields],
+                "description": "Only the chosen gateway's credentials are kept. Manual methods need none.",
+            }),
+        ]  # fmt: skip
+        return sets
+
+    @admin.display(description="bonus")
+    def bonus(self, obj: PaymentMethod) -> str:
+        if not obj.bonus_percent:
+            return "—"
+        return f"+{obj.bonus_percent}% from {obj.bonus_minimum}"
+
+    @admin.display(description="saved credentials")
+    def credentials_display(self, obj: PaymentMethod) -> str:
+        shown = credentials_shown(obj)
+        if not shown:
+            return "—"
+        return format_html_join(mark_safe("<br>"), "{}: <code>{}</code>", shown)
+
+    @admin.display(description="notification URL")
+    def webhook_url(self, obj: PaymentMethod) -> str:
+        if obj.is_manual:
+            return "—"
+        return format_html("<code>{}</code>", reverse("payment_webhook", args=[obj.gateway]))
 
 
 DEPOSIT_COLUMNS = ["Request", "Created", "Customer", "Method", "Amount", "Reference", "Status"]
@@ -185,4 +287,142 @@ class DepositRequestAdmin(ReadOnlyAdmin[DepositRequest]):
             messages.success(request, f"Rejected {rejected} deposit request(s) with your note.")
         if len(deposits) > rejected:
             messages.warning(request, f"{len(deposits) - rejected} already decided: nothing changed for them.")
+        return None
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES,
+        help_text="In the currency paid. Blank: all that is left of the payment.",
+    )  # fmt: skip
+
+
+def _payment_row(payment: Payment) -> list[object]:
+    return [
+        payment.pk, payment.created_at, payment.user, payment.method.name, f"{payment.total} {payment.currency}",
+        payment.get_state_display(),
+    ]  # fmt: skip
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin[Payment]):
+    list_display = [
+        "id", "created_at", "user", "method", "amount", "fee", "bonus", "currency", "state", "reference",
+        "succeeded_at", "problem",
+    ]  # fmt: skip
+    list_filter = ["state", "method", "gateway", "created_at"]
+    list_select_related = ["user", "method"]
+    search_fields = ["user__username", "user__email", "=reference", "=id"]
+    date_hierarchy = "created_at"
+    actions = ["check_now", "refund"]
+
+    def has_check_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.view_payment")
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.refund_payment")
+
+    @admin.action(description="Ask the gateway for the state now", permissions=["check"])
+    def check_now(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        outcomes = [payment_check(payment_id=pk) for pk in queryset.values_list("pk", flat=True)[:100]]
+        credited = outcomes.count("credited")
+        messages.info(request, f"Asked about {len(outcomes)} payment(s): {credited} credited now.")
+
+    @admin.action(description="Refund through the gateway (debits the wallet)", permissions=["refund"])
+    def refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        payments = list(queryset.select_related("user", "method")[:2])
+        if len(payments) != 1:
+            messages.error(request, "Select exactly one payment to refund.")
+            return None
+        payment = payments[0]
+        form = RefundForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                reversal = payment_refund(payment_id=payment.pk, amount=form.cleaned_data["amount"],
+                                          actor=signed_in(request))  # fmt: skip
+            except RefundRefused as exc:
+                messages.error(request, f"Payment {payment.pk}: {exc.message}")
+                return None
+            if reversal is None:
+                messages.warning(request, f"Payment {payment.pk}: refunded at the gateway; nothing more to take back.")
+            else:
+                owed = f", {reversal.owed} owed (orders on hold)" if reversal.owed else ""
+                messages.success(request, f"Payment {payment.pk}: refunded {reversal.amount} {payment.currency}; "
+                                          f"{reversal.taken} taken from the wallet{owed}.")  # fmt: skip
+            return None
+        intro = (
+            f"The gateway gives the money back to the customer, then the same share of what was credited "
+            f"({payment.amount} + bonus {payment.bonus} {settings.PANEL_CURRENCY}) is taken from the wallet. What "
+            "the wallet no longer holds is recorded as debt, and the customer's new orders are held until it is "
+            "settled. Recorded with your name."
+        )
+        return action_confirmation(
+            request, self, action="refund", title="Refund a payment", submit="Refund", objects=payments,
+            columns=["Payment", "Created", "Customer", "Method", "Paid", "State"], row=_payment_row, form=form,
+            intro=intro,
+        )  # fmt: skip
+
+
+class OpenDebtFilter(admin.SimpleListFilter):
+    title = "debt"
+    parameter_name = "debt"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("open", "Owed, not settled"), ("settled", "Settled")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "open":
+            return queryset.filter(owed__gt=F("collected"), settled_at__isnull=True)
+        if self.value() == "settled":
+            return queryset.filter(settled_at__isnull=False)
+        return queryset
+
+
+class WriteOffForm(forms.Form):
+    note = forms.CharField(max_length=500, help_text="Why (the customer paid outside the panel, a goodwill gesture).")
+
+
+@admin.register(PaymentReversal)
+class PaymentReversalAdmin(ReadOnlyAdmin[PaymentReversal]):
+    list_display = [
+        "id", "created_at", "customer", "payment", "kind", "amount", "taken", "owed", "collected", "actor",
+        "settled_at", "settled_by", "settlement_note",
+    ]  # fmt: skip
+    list_filter = [OpenDebtFilter, "kind", "created_at"]
+    list_select_related = ["payment__user", "actor", "settled_by"]
+    search_fields = ["payment__user__username", "=reference", "=payment__reference"]
+    actions = ["collect", "write_off"]
+
+    @admin.display(description="customer", ordering="payment__user__username")
+    def customer(self, obj: PaymentReversal) -> User:
+        return obj.payment.user
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.settle_debt")
+
+    def _customers(self, queryset: QuerySet[PaymentReversal]) -> list[User]:
+        return list(User.objects.filter(payments__reversals__in=queryset).distinct().order_by("pk"))
+
+    @admin.action(description="Collect the debt from the wallet (what it holds now)", permissions=["settle"])
+    def collect(self, request: HttpRequest, queryset: QuerySet[PaymentReversal]) -> None:
+        actor = signed_in(request)
+        for user in self._customers(queryset):
+            collected = debt_collect(user=user, actor=actor)
+            left = Wallet.objects.get(user=user).debt
+            messages.info(request, f"{user}: collected {collected} {settings.PANEL_CURRENCY}, {left} still owed.")
+
+    @admin.action(description="Write the debt off with a note", permissions=["settle"])
+    def write_off(self, request: HttpRequest, queryset: QuerySet[PaymentReversal]) -> HttpResponse | None:
+        reversals = list(queryset.select_related("payment__user"))
+        form = WriteOffForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return action_confirmation(
+                request, self, action="write_off", title="Write off debts", submit="Write off", objects=reversals,
+                form=form, intro="What these customers still owe is forgiven: their new orders are no longer held. "
+                "No money moves. Recorded with your name and note.",
+            )  # fmt: skip
+        actor = signed_in(request)
+        for user in self._customers(queryset):
+            forgiven = debt_write_off(user=user, actor=actor, note=form.cleaned_data["note"])
+            messages.info(request, f"{user}: wrote off {forgiven} {settings.PANEL_CURRENCY}.")
         return None

@@ -259,6 +259,7 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("refund_payment", "Can refund payments through their gateway")]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "reference"],
@@ -324,6 +325,7 @@ class PaymentReversal(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("settle_debt", "Can collect or write off what customers owe")]
         constraints = [
             models.UniqueConstraint(fields=["payment", "reference"], name="payment_reversal_once_per_event"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_reversal_amount_positive"),

@@ -5,5 +5,8 @@ from billing.payments import views as payment_views
 
 urlpatterns = [
     path("funds/", views.funds, name="funds"),
+    path("funds/pay/", views.pay, name="pay"),
+    path("funds/payments/<str:payment_id>/", views.payment_page, name="payment"),
+    path("funds/payments/<str:payment_id>/state/", views.payment_state, name="payment_state"),
     path("payments/<slug:gateway>/webhook/", payment_views.webhook, name="payment_webhook"),
 ]

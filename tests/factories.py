@@ -294,4 +294,3 @@ class PaymentReversalFactory(DjangoModelFactory[PaymentReversal]):
         if reversal is None:
             raise ValueError(f"nothing to reverse on {payment}")
         return reversal
-
