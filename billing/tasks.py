@@ -19,3 +19,14 @@ def check_ledger() -> int:
             "ledger mismatch: wallet of %s holds %s, its entries sum to %s", wallet.user, wallet.balance, total
         )
     return len(mismatches)
+
+
+@shared_task
+def check_open_payments() -> int:
+    """Ask the gateways about payments still open after PAYMENT_CHECK_MINUTES: a notification that never came
+    does not lose the customer's money. Returns how many were credited."""
+    from django.conf import settings
+
+    from billing.payments.services import payments_check_open
+
+    return payments_check_open(older_than_minutes=settings.PAYMENT_CHECK_MINUTES)

@@ -277,7 +277,14 @@ def payment_reverse(
 ) -> PaymentReversal | None:
     """Take back what a refund or dispute of `amount` (currency units paid back) calls for, once per gateway
     reference: what the wallet holds now, and the rest as debt (which holds new orders). None when nothing to do."""
-    payment = Payment.objects.select_for_update().select_related("user").filter(pk=payment_id).first()
+    # Lock the payment row only, and as an UPDATE would (no key lock): a full lock of the joined user row, or one
+    # that blocks rows referring to this payment, would deadlock with an order or a debt collection meanwhile.
+    payment = (
+        Payment.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("user")
+        .filter(pk=payment_id)
+        .first()
+    )
     if payment is None or payment.state not in Payment.CREDITED:
         return None
     existing = PaymentReversal.objects.filter(payment=payment, reference=reference).first()
@@ -355,7 +362,9 @@ def debt_collect(*, user: User, actor: User) -> Decimal:
     wallet = wallet_lock(user=user)
     collected = Decimal(0)
     for reversal in (
-        PaymentReversal.objects.select_for_update().filter(_open_debts(), payment__user=user).order_by("pk")
+        PaymentReversal.objects.select_for_update(of=("self",), no_key=True)
+        .filter(_open_debts(), payment__user=user)
+        .order_by("pk")
     ):
         left = reversal.owed - reversal.collected
         take = min(left, wallet.balance - collected)
@@ -380,7 +389,9 @@ def debt_write_off(*, user: User, actor: User, note: str) -> Decimal:
     """Forgive the customer's open debt (the operator settled it outside the panel); return the amount."""
     wallet = wallet_lock(user=user)
     forgiven = Decimal(0)
-    for reversal in PaymentReversal.objects.select_for_update().filter(_open_debts(), payment__user=user):
+    for reversal in PaymentReversal.objects.select_for_update(of=("self",), no_key=True).filter(
+        _open_debts(), payment__user=user
+    ):
         forgiven += reversal.owed - reversal.collected
         PaymentReversal.objects.filter(pk=reversal.pk).update(
             settled_at=timezone.now(), settled_by=actor, settlement_note=note.strip()[:500] or "Written off."
