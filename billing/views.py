@@ -2,6 +2,7 @@
 payments, deposit requests and ledger), and the page of one payment, where the customer pays and sees it land."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -161,6 +162,24 @@ def pay(request: HttpRequest) -> HttpResponse:
     return _funds_page(request, pay_form=form)
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def stripe_policy() -> dict[str, list[str]]:
+    """What the card payment page adds to the site's Content-Security-Policy: Stripe.js, its frames and its API
+    (Stripe's documented origins, or the server STRIPE_API_BASE and STRIPE_JS_URL point at)."""
+    script = _origin(settings.STRIPE_JS_URL)
+    api = _origin(settings.STRIPE_API_BASE or "https://api.stripe.com")
+    return {
+        "script-src": [script],
+        "connect-src": sorted({script, api}),
+        "frame-src": sorted({script, "https://js.stripe.com", "https://hooks.stripe.com"}),
+        "img-src": ["https://*.stripe.com"],
+    }
+
+
 def _checked(request: HttpRequest, payment: Payment) -> Payment:
     """The payment, after asking its gateway (at most every few seconds) when it is still open."""
     if payment.is_open and allow(name=f"payment-check:{payment.pk}", limit=1, window=CHECK_WINDOW):
@@ -188,7 +207,10 @@ def payment_page(request: HttpRequest, payment_id: str) -> HttpResponse:
         "state_url": reverse("payment_state", args=[payment.pk]),
         "locale": (get_language() or "en").split("-")[0],
     }
-    return render(request, "billing/payment.html", context)
+    response = render(request, "billing/payment.html", context)
+    if not gateway.hosted and payment.is_open:
+        response._csp_update = stripe_policy()  # type: ignore[attr-defined]  # django-csp reads it
+    return response
 
 
 @login_required

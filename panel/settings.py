@@ -7,7 +7,6 @@ DEBUG on and a generated development secret, so a fresh checkout works without P
 import secrets
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
@@ -98,26 +97,17 @@ PAYMENT_CHECK_MINUTES = env.int("PAYMENT_CHECK_MINUTES", default=10)
 # Operators told of what needs them (a payment taken back that the wallet could not cover), by email.
 OPERATOR_EMAILS = env.list("OPERATOR_EMAILS", default=[])
 
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-_STRIPE_ORIGINS = sorted({_origin(STRIPE_JS_URL), _origin(STRIPE_API_BASE or "https://api.stripe.com")})
-
-# Every page: scripts, styles, images and fonts from our own origin only (all assets are served locally, but for
-# Stripe.js, which Stripe requires be loaded from Stripe); no inline script or style, no plugin, no framing of
-# this site, forms post only here.
+# Every page: scripts, styles, images and fonts from our own origin only (all assets are served locally); no
+# inline script or style, no plugin, no framing, forms post only here. The card payment page alone adds Stripe's
+# origins, which Stripe.js must be loaded from (billing.views.payment_page).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF, *_STRIPE_ORIGINS],
+        "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
-        "connect-src": [SELF, *_STRIPE_ORIGINS],
-        "frame-src": [*_STRIPE_ORIGINS, "https://js.stripe.com", "https://hooks.stripe.com"],
+        "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],

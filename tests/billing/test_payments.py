@@ -87,7 +87,7 @@ def test_the_bonus_is_credited_from_the_bonus_minimum_and_rounded_down():
 def succeeded(payment: Payment, **changes: object) -> Report:
     fields = {"reference": payment.reference, "event": Event.SUCCEEDED, "amount": payment.total,
               "currency": payment.currency, **changes}  # fmt: skip
-    return Report(**fields)  # type: ignore[arg-type]
+    return Report(**fields)
 
 
 def test_a_confirmed_payment_credits_the_amount_and_the_bonus_as_two_entries_once():
@@ -154,7 +154,7 @@ def test_reports_racing_in_threads_credit_a_payment_once():
 
 
 def credited(**fields: object) -> Payment:
-    payment = PaymentFactory(**fields)
+    payment = Payment.objects.get(pk=PaymentFactory(**fields).pk)
     assert payment_credit(payment_id=payment.pk)
     payment.refresh_from_db()
     return payment

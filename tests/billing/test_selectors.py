@@ -40,5 +40,5 @@ def test_every_new_user_gets_an_empty_wallet():
 def test_the_migration_opens_a_wallet_for_every_user_without_one(migrate):
     migrate([("billing", "0005_deposit_one_open_request_per_reference")])
     User.objects.bulk_create([User(username="old-timer")])
-    migrate([("billing", "0006_open_missing_wallets")])
-    assert Wallet.objects.get(user__username="old-timer").balance == 0
+    wallets = migrate([("billing", "0006_open_missing_wallets")]).get_model("billing", "Wallet")
+    assert wallets.objects.get(user__username="old-timer").balance == 0
