@@ -74,6 +74,21 @@ def _pay(localstripe: LocalStripe, payment: Payment, card: str = "pm_card_visa")
     assert intent.status == "succeeded"
 
 
+def _confirm_as_stripe_js(localstripe: LocalStripe, payment: Payment, number: str) -> requests.Response:
+    """What Stripe.js posts when the customer submits the Payment Element: publishable key, client secret, card."""
+    card = {"number": number, "exp_month": "12", "exp_year": "30", "cvc": "123"}
+    return requests.post(
+        f"{localstripe.url}/v1/payment_intents/{payment.reference}/confirm",
+        data={
+            "key": payment.method.credentials["publishable_key"],
+            "client_secret": payment.client_secret,
+            "payment_method_data[type]": "card",
+            **{f"payment_method_data[card][{name}]": value for name, value in card.items()},
+        },
+        timeout=5,
+    )
+
+
 def _paid(localstripe: LocalStripe, user, method, amount: str = "25.00") -> Payment:
     """A payment paid at Stripe and credited through our check (no webhook needed)."""
     payment = _start(user, method, amount)
@@ -236,6 +251,17 @@ def test_it_answers_500_when_crediting_fails_so_that_the_retry_credits(alice, ca
         assert _balance(alice) == Decimal("100.00000")
         assert _post(body, signature).status_code == 200
     assert _entries(payment, "deposit") == [Decimal("25.00000")]
+
+
+def test_it_credits_a_customer_who_pays_with_another_card_after_a_decline(alice, card, localstripe, captured):
+    payment = _start(alice, card)
+    assert _confirm_as_stripe_js(localstripe, payment, "4000000000000341").status_code == 402
+    body, signature = captured.of("payment_intent.payment_failed")
+    assert _post(body, signature).status_code == 200
+    assert Payment.objects.get(pk=payment.pk).state == "pending"
+    assert _confirm_as_stripe_js(localstripe, payment, "4242424242424242").json()["status"] == "succeeded"
+    assert payment_check(payment_id=payment.pk) == Outcome.CREDITED
+    assert _balance(alice) == Decimal("125.00000")
 
 
 def test_it_credits_by_asking_stripe_when_the_webhook_is_lost(alice, card, localstripe, captured):

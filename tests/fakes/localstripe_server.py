@@ -70,6 +70,8 @@ async def _confirm(request: web.Request, intent_id: str) -> web.StreamResponse:
     if method_id is not None:
         PaymentMethod._api_retrieve(method_id)  # 404 for one that does not exist
         intent.payment_method = method_id
+        # A new attempt after a declined one: localstripe would read the old failed charge as the state forever.
+        intent.latest_charge = None
     if intent.status != "requires_confirmation":
         raise UserError(400, "Give payment_method or payment_method_data to confirm this PaymentIntent.")
     intent._confirm(on_failure_now=intent._report_failure)
