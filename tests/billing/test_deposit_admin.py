@@ -129,8 +129,9 @@ def test_it_lets_staff_who_may_only_view_requests_decide_nothing(client, alice, 
 def test_it_adds_a_payment_method_that_customers_then_see(admin_client, alice):
     response = admin_client.post(
         reverse("admin:billing_paymentmethod_add"),
-        {"name": "PayPal", "instructions": "Send to pay@example.com", "minimum": "5", "is_active": "on", "position": 1},
-    )
+        {"name": "PayPal", "gateway": "manual", "instructions": "Send to pay@example.com", "minimum": "5",
+         "fee_percent": "0", "bonus_percent": "0", "bonus_minimum": "0", "is_active": "on", "position": 1},
+    )  # fmt: skip
     assert response.status_code == 302
     method = PaymentMethod.objects.get()
     assert (method.name, method.minimum, method.is_active) == ("PayPal", Decimal(5), True)

@@ -154,7 +154,7 @@ def test_reports_racing_in_threads_credit_a_payment_once():
 
 
 def credited(**fields: object) -> Payment:
-    payment = Payment.objects.get(pk=PaymentFactory(**fields).pk)
+    payment: Payment = PaymentFactory.create(**fields)
     assert payment_credit(payment_id=payment.pk)
     payment.refresh_from_db()
     return payment
