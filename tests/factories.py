@@ -258,6 +258,22 @@ class StripeMethodFactory(PaymentMethodFactory):
     )
 
 
+CRYPTOMUS_MERCHANT_ID = "8b03432e-385b-4670-8d06-064591096795"
+CRYPTOMUS_PAYMENT_KEY = "cmk-test-0123456789abcdef"
+
+
+class CryptomusMethodFactory(PaymentMethodFactory):
+    """Crypto payments through Cryptomus; the `cryptomus` fixture (tests/billing/conftest.py) is its API."""
+
+    name = factory.Sequence(lambda n: f"Crypto {n}")
+    gateway = PaymentMethod.Gateway.CRYPTOMUS
+    instructions = ""
+    minimum = Decimal("5.00000")
+    credentials = factory.LazyFunction(
+        lambda: {"merchant_id": CRYPTOMUS_MERCHANT_ID, "payment_key": CRYPTOMUS_PAYMENT_KEY}
+    )
+
+
 class PaymentFactory(DjangoModelFactory[Payment]):
     """A payment started at its gateway and waiting to be paid (nothing credited: see payment_credit)."""
 

@@ -78,6 +78,9 @@ class Report:
     reversal_reference: str = ""
     # The gateway's own word for the state, for operators.
     detail: str = ""
+    # Set when a verified report must still not be applied (it names another order than the payment's): why, for
+    # the payment's problem.
+    refusal: str = ""
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,9 @@ def report_apply(*, gateway: str, report: Report) -> str:
     if payment is None:
         logger.warning("%s reported payment %r, which is not one of ours: ignored", gateway, report.reference[:100])
         return Outcome.REFUSED
+    if report.refusal:
+        _problem(payment, report.refusal)
+        return Outcome.REFUSED
     if report.event == Event.SUCCEEDED:
         if report.currency.upper() != payment.currency or report.amount != payment.total:
             _problem(payment, f"reported paid {report.amount} {report.currency.upper()}, we asked for "

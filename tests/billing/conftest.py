@@ -1,5 +1,5 @@
-"""The fake Stripe that the billing tests pay against: localstripe as tests/fakes/localstripe_server.py runs it, a
-real process on loopback. Self-contained, so that it can move to tests/conftest.py as it is."""
+"""The fake gateways the billing tests pay against, real servers on loopback: localstripe (as
+tests/fakes/localstripe_server.py runs it, a process of its own) and the fake Cryptomus (tests/fakes/cryptomus.py)."""
 
 import socket
 import subprocess
@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.factories import CRYPTOMUS_MERCHANT_ID, CRYPTOMUS_PAYMENT_KEY
+from tests.fakes.cryptomus import FakeCryptomus
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 15
@@ -94,3 +97,15 @@ def stripe_settings(settings, localstripe: LocalStripe) -> LocalStripe:
     localstripe.flush()
     settings.STRIPE_API_BASE = localstripe.url
     return localstripe
+
+
+# Cryptomus ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cryptomus(settings) -> Iterator[FakeCryptomus]:
+    """A fake Cryptomus on a free port, for CryptomusMethodFactory's merchant and payment key, as the panel's
+    Cryptomus API."""
+    with FakeCryptomus(merchant=CRYPTOMUS_MERCHANT_ID, key=CRYPTOMUS_PAYMENT_KEY) as fake:
+        settings.CRYPTOMUS_API_BASE = fake.url
+        yield fake

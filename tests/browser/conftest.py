@@ -9,7 +9,7 @@ from django.core.cache import cache
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, ViewportSize, sync_playwright
 
 # The fake gateways, real servers on loopback, as the billing tests run them.
-from tests.billing.conftest import localstripe, stripe_settings  # noqa: F401
+from tests.billing.conftest import cryptomus, localstripe, stripe_settings  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
