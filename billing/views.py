@@ -63,7 +63,8 @@ class PayForm(forms.Form):
 
     def __init__(self, *args: Any, methods: list[PaymentMethod], **kwargs: Any) -> None:
         # Its own ids: the deposit request form on the same page has fields of the same names.
-        super().__init__(*args, auto_id="pay_%s", **kwargs)
+        kwargs.setdefault("auto_id", "pay_%s")
+        super().__init__(*args, **kwargs)
         self.fields["amount"].help_text = _(
             "In %(currency)s: what your balance gets. A method's fee is added to what you pay, shown before you pay."
         ) % {"currency": settings.PANEL_CURRENCY}
