@@ -134,7 +134,25 @@ def _credential_field(gateway: str, spec: Credential) -> str:
     return f"{gateway}_{spec.name}"
 
 
-class PaymentMethodForm(forms.ModelForm[PaymentMethod]):
+def _credential_form_fields() -> dict[str, forms.Field]:
+    """A field for each credential of each gateway, named gateway_credential: secrets are write-only."""
+    fields: dict[str, forms.Field] = {}
+    for gateway in GATEWAY_CLASSES:
+        label = PaymentMethod.Gateway(gateway).label
+        for spec in credential_specs(gateway):
+            if spec.secret:
+                fields[_credential_field(gateway, spec)] = forms.CharField(
+                    label=f"{label}: {spec.label}", required=False,
+                    widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                    help_text="Never shown again once saved. Leave blank to keep the current one.",
+                )  # fmt: skip
+            else:
+                fields[_credential_field(gateway, spec)] = forms.CharField(label=f"{label}: {spec.label}",
+                                                                           required=False)  # fmt: skip
+    return fields
+
+
+class _PaymentMethodForm(forms.ModelForm[PaymentMethod]):
     """The method and its gateway's credentials, which are write-only: a blank secret keeps the current one."""
 
     class Meta:
@@ -146,21 +164,11 @@ class PaymentMethodForm(forms.ModelForm[PaymentMethod]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = self.instance.credentials if self.instance.pk else {}
-        for gateway in GATEWAY_CLASSES:
-            label = PaymentMethod.Gateway(gateway).label
-            for spec in credential_specs(gateway):
-                name = _credential_field(gateway, spec)
-                if spec.secret:
-                    self.fields[name] = forms.CharField(
-                        label=f"{label}: {spec.label}", required=False,
-                        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-                        help_text="Never shown again once saved. Leave blank to keep the current one.",
-                    )  # fmt: skip
-                else:
-                    self.fields[name] = forms.CharField(label=f"{label}: {spec.label}", required=False)
-                    if self.instance.gateway == gateway:
-                        self.initial[name] = current.get(spec.name, "")
+        if self.instance.pk and not self.instance.is_manual:
+            for spec in credential_specs(self.instance.gateway):
+                if not spec.secret:
+                    name = _credential_field(self.instance.gateway, spec)
+                    self.initial[name] = self.instance.credentials.get(spec.name, "")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -178,6 +186,10 @@ class PaymentMethodForm(forms.ModelForm[PaymentMethod]):
         except ValidationError as exc:
             self.add_error(None, exc)
         return data
+
+
+# The credential fields are declared fields (the admin's fieldsets name them), made from the gateways' own lists.
+PaymentMethodForm = type("PaymentMethodForm", (_PaymentMethodForm,), _credential_form_fields())
 
 
 @admin.register(PaymentMethod)

@@ -100,7 +100,8 @@ def _staff(*permissions: str) -> Client:
 
 
 def _actions(client: Client, url: str) -> list[str]:
-    return [name for name, _ in client.get(url).context["action_form"].fields["action"].choices if name]
+    form = client.get(url).context["action_form"]
+    return [] if form is None else [name for name, _ in form.fields["action"].choices if name]
 
 
 @pytest.mark.parametrize(
@@ -132,14 +133,14 @@ def test_an_operator_collects_a_debt_then_writes_off_the_rest(admin_client, admi
     wallet_credit(user=bob, amount=Decimal(15))
     reversal = PaymentReversal.objects.get()
     selection = {"_selected_action": [str(reversal.pk)]}
-    page = admin_client.post(REVERSALS, {"action": "collect", **selection}, follow=True).content.decode()
-    assert "bob: collected 15.00000 USD, 25.00000 still owed." in page
+    response = admin_client.post(REVERSALS, {"action": "collect", **selection}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["bob: collected 15.00000 USD, 25.00000 still owed."]
     admin_client.post(REVERSALS, {"action": "write_off", "apply": "1", "note": "paid by wire", **selection})
     wallet = Wallet.objects.get(user=bob)
     assert (wallet.balance, wallet.debt) == (0, 0)
     reversal.refresh_from_db()
     assert (reversal.collected, reversal.settlement_note, reversal.settled_by) == (15, "paid by wire", admin_user)
-    assert list(LedgerEntry.objects.filter(payment=payment).values_list("kind", "amount")) == [
+    assert list(LedgerEntry.objects.filter(payment=payment).order_by("pk").values_list("kind", "amount")) == [
         ("deposit", Decimal(50)), ("reversal", Decimal(-10)), ("reversal", Decimal(-15))
     ]  # fmt: skip
 

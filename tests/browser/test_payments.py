@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from billing.models import LedgerEntry, Payment, PaymentMethod
 from tests.browser.conftest import shot
-from tests.factories import UserFactory
+from tests.factories import CryptomusMethodFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +32,7 @@ TEXTS = {
         "placed": r"Order \d+ is placed: 1\.35 USD charged\. Your balance is now 23\.65 USD\.",
         "new_order": "New order",
         "declined": "Your card was declined",
+        "continue_crypto": "Continue to USDT",
     },
     "ja": {
         "funds": "残高チャージ",
@@ -42,6 +43,7 @@ TEXTS = {
         "placed": r"注文 \d+ を受け付けました。料金 1\.35 USD を差し引き、残高は 23\.65 USD になりました。",
         "new_order": "新規注文",
         "declined": "Your card was declined",
+        "continue_crypto": "USDT に進む",
     },
 }
 
@@ -77,7 +79,9 @@ def _card(page: Page, number: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_a_customer_tops_up_by_card_sees_the_balance_and_orders_with_it(page, lang, card_method, services):
+def test_a_customer_tops_up_by_card_sees_the_balance_and_orders_with_it(
+    page, browser_errors, lang, card_method, services
+):
     texts = TEXTS[lang]
     user = UserFactory.create(username=f"card-{lang}")
     _sign_in(page, user.username, lang)
@@ -95,10 +99,14 @@ def test_a_customer_tops_up_by_card_sees_the_balance_and_orders_with_it(page, la
     shot(page, f"{lang}-payment-card")
 
     # A declined card: the page says so, nothing is credited, and the customer tries another card.
-    _card(page, "4000000000000002")
+    _card(page, "4000000000000341")  # localstripe declines this test card
     page.get_by_role("button", name=texts["pay"]).click()
     expect(page.locator("#payment-error")).to_contain_text(texts["declined"])
     assert not LedgerEntry.objects.filter(wallet__user=user).exists()
+    # The browser logs the gateway's 402 for the declined card: expected here.
+    declined = [e for e in browser_errors if "status of 402" in e and "/confirm" in e]
+    assert len(declined) == 1
+    browser_errors.remove(declined[0])
 
     _card(page, "4242424242424242")
     page.get_by_role("button", name=texts["pay"]).click()
@@ -109,7 +117,7 @@ def test_a_customer_tops_up_by_card_sees_the_balance_and_orders_with_it(page, la
     shot(page, f"{lang}-payment-paid")
     payment.refresh_from_db()
     assert payment.state == Payment.State.SUCCEEDED
-    assert list(payment.ledger_entries.values_list("kind", "amount")) == [("deposit", Decimal(25))]
+    assert list(payment.ledger_entries.order_by("pk").values_list("kind", "amount")) == [("deposit", Decimal(25))]
 
     page.goto("/orders/new/")
     service = services[1]
@@ -120,3 +128,34 @@ def test_a_customer_tops_up_by_card_sees_the_balance_and_orders_with_it(page, la
     page.locator("main form button.primary").click()
     expect(page.locator(".messages")).to_contain_text(re.compile(texts["placed"]))
     expect(page.locator(".topbar [data-balance]")).to_have_text("23.65 USD")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_customer_tops_up_with_crypto_on_the_gateways_page_and_comes_back_credited(page, lang, cryptomus):
+    texts = TEXTS[lang]
+    method = CryptomusMethodFactory.create(name="USDT", fee_percent=Decimal(1), minimum=Decimal(10),
+                                           bonus_percent=Decimal(5), bonus_minimum=Decimal(20))  # fmt: skip
+    user = UserFactory.create(username=f"crypto-{lang}")
+    _sign_in(page, user.username, lang)
+    page.goto("/funds/")
+    expect(page.locator(f'[data-method="{method.pk}"]')).to_contain_text("+5")
+    page.fill("#pay_amount", "30")
+    page.get_by_role("button", name=texts["continue"]).click()
+    payment = Payment.objects.get(user=user)
+    expect(page.locator(".payment-figures")).to_contain_text("30.30 USD")
+    shot(page, f"{lang}-payment-crypto")
+
+    # On the gateway's own page (the fake Cryptomus), then back: the signed callback credits the wallet.
+    page.get_by_role("link", name=texts["continue_crypto"]).click()
+    expect(page.locator("h1")).to_have_text("Pay 30.30 USD")
+    page.get_by_role("button", name="Pay").click()
+    expect(page).to_have_url(re.compile(rf"/funds/payments/{payment.pk}/$"))
+    expect(page.locator("#payment-live [data-when=succeeded]")).to_be_visible(timeout=15_000)
+    expect(page.locator(".topbar [data-balance]")).to_have_text("31.50 USD")
+    payment.refresh_from_db()
+    assert list(payment.ledger_entries.order_by("pk").values_list("kind", "amount")) == [
+        ("deposit", Decimal(30)), ("bonus", Decimal("1.5"))
+    ]  # fmt: skip
+    page.goto("/funds/")
+    expect(page.locator("#payments + .table-wrap")).to_contain_text(texts["succeeded"])
+    shot(page, f"{lang}-funds-after-payments")

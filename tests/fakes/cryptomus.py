@@ -322,6 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
+        if path == "/favicon.ico":
+            # What a browser asks for on the pay page: nothing to show, and no error either.
+            self._send(204, b"", "image/x-icon")
+            return
         page = self.fake.page(path.removeprefix("/pay/")) if path.startswith("/pay/") else None
         if page is None:
             self._send(404, b"Not found", "text/plain")
