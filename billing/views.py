@@ -30,7 +30,7 @@ from billing.selectors import (
 )
 from billing.services import deposit_request_create
 from panel.errors import ApplicationError
-from panel.formatting import money
+from panel.formatting import money, percent
 from panel.ids import record_id
 from panel.ratelimit import allow
 
@@ -50,7 +50,7 @@ def _method_label(method: PaymentMethod) -> str:
 def _pay_label(method: PaymentMethod) -> str:
     if not method.fee_percent:
         return method.name
-    return _("%(name)s (fee %(fee)s%%)") % {"name": method.name, "fee": f"{method.fee_percent.normalize():f}"}
+    return _("%(name)s (fee %(fee)s%%)") % {"name": method.name, "fee": percent(method.fee_percent)}
 
 
 class PayForm(forms.Form):

@@ -33,6 +33,14 @@ def money(value: Decimal | int | None) -> str:
     return f"{amount(value)} {settings.PANEL_CURRENCY}"
 
 
+def percent(value: Decimal | int | None) -> str:
+    """A percentage as the operator typed it, without trailing zeros: "2.5", "3"."""
+    if value is None:
+        return ""
+    number = Decimal(value).normalize()
+    return formats.number_format(number, decimal_pos=max(0, -number.as_tuple().exponent), use_l10n=True)  # type: ignore[operator]
+
+
 def duration(seconds: int | None) -> str:
     """A service's average completion time, to the minute: "2 hours 5 minutes"; "—" when unknown."""
     if seconds is None:

@@ -183,7 +183,10 @@ def report_apply(*, gateway: str, report: Report) -> str:
             amount=report.amount,
         )  # fmt: skip
         return Outcome.REVERSED if reversal is not None else Outcome.NOTHING
-    # PENDING: the customer is paying.
+    # PENDING: the customer is paying. What the gateway says of it (a declined card, too little crypto sent) is
+    # kept for operators.
+    if report.detail:
+        Payment.objects.filter(pk=payment.pk, state__in=Payment.OPEN).update(problem=report.detail[:500])
     return Outcome.NOTHING
 
 

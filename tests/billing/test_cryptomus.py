@@ -193,7 +193,9 @@ def test_it_leaves_a_payment_pending_until_cryptomus_is_sure(alice, method, cryp
 
     assert cryptomus.send_webhook(payment.reference) == 200
 
-    assert Payment.objects.get(pk=payment.pk).state == Payment.State.PENDING
+    payment = Payment.objects.get(pk=payment.pk)
+    assert payment.state == Payment.State.PENDING
+    assert status in payment.problem, "operators see what Cryptomus said"
     assert _entries(payment) == []
 
 

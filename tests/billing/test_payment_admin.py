@@ -8,9 +8,10 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from stripe import StripeClient
 
 from billing.models import LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
-from billing.payments.services import payment_credit, payment_reverse
+from billing.payments.services import payment_check, payment_credit, payment_reverse, payment_start
 from billing.services import wallet_credit, wallet_debit
 from tests.factories import PaymentFactory, StripeMethodFactory, UserFactory, second_factor_confirmed
 
@@ -20,6 +21,10 @@ ADD = reverse("admin:billing_paymentmethod_add")
 PAYMENTS = reverse("admin:billing_payment_changelist")
 REVERSALS = reverse("admin:billing_paymentreversal_changelist")
 SECRET, WEBHOOK_SECRET = "sk_live_51SECRETxyzSECRET", "whsec_SIGNINGsecret123"
+
+
+def _urls(payment: Payment) -> tuple[str, str]:
+    return "https://panel.test/return", "https://panel.test/webhook"
 
 
 def _method_form(**changes: str) -> dict[str, str]:
@@ -203,3 +208,39 @@ def test_add_payment_method_refuses_what_is_wrong_and_adds_nothing(args):
         _add(*args)
     assert not PaymentMethod.objects.exists()
     assert not Payment.objects.exists()
+
+
+def test_an_operator_refunds_a_card_payment_through_stripe_recorded_with_their_name(
+    admin_client, admin_user, alice, stripe_settings
+):
+    method = StripeMethodFactory.create()
+    payment = payment_start(user=alice, method_id=method.pk, amount="30", urls=_urls)
+    stripe = StripeClient(method.credentials["secret_key"], base_addresses={"api": stripe_settings.url})
+    stripe.v1.payment_intents.confirm(payment.reference, params={"payment_method": "pm_card_visa"})
+    assert payment_check(payment_id=payment.pk) == "credited"
+    selection = {"_selected_action": [str(payment.pk)], "action": "refund"}
+    assert "Refund a payment" in admin_client.post(PAYMENTS, selection).content.decode()
+
+    response = admin_client.post(PAYMENTS, {**selection, "apply": "1", "amount": "10"}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Payment {payment.pk}: refunded 10 USD; 10.00000 taken from the wallet."
+    ]
+    refunds = stripe.v1.refunds.list(params={"payment_intent": payment.reference}).data
+    assert [r.amount for r in refunds] == [1000]
+    reversal = PaymentReversal.objects.get(payment=payment)
+    assert (reversal.reference, reversal.actor, reversal.taken) == (refunds[0].id, admin_user, Decimal(10))
+    assert Wallet.objects.get(user=alice).balance == Decimal(120)
+
+
+def test_check_payments_credits_what_was_paid_but_never_notified(alice, stripe_settings):
+    method = StripeMethodFactory.create()
+    paid, unpaid = (payment_start(user=alice, method_id=method.pk, amount="20", urls=_urls) for _ in range(2))
+    stripe = StripeClient(method.credentials["secret_key"], base_addresses={"api": stripe_settings.url})
+    stripe.v1.payment_intents.confirm(paid.reference, params={"payment_method": "pm_card_visa"})
+    out = StringIO()
+    call_command("check_payments", "--older-than", "0", stdout=out)
+    assert out.getvalue().strip() == "Credited 1 payment(s)."
+    states = dict(Payment.objects.values_list("pk", "state"))
+    assert (states[paid.pk], states[unpaid.pk]) == ("succeeded", "pending")
+    assert Wallet.objects.get(user=alice).balance == Decimal(120)
