@@ -12,7 +12,6 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from accounts.http import signed_in
 from accounts.models import User
@@ -224,7 +223,7 @@ class PaymentMethodAdmin(admin.ModelAdmin[PaymentMethod]):
         shown = credentials_shown(obj)
         if not shown:
             return "—"
-        return format_html_join(mark_safe("<br>"), "{}: <code>{}</code>", shown)
+        return format_html_join("", "<div>{}: <code>{}</code></div>", shown)
 
     @admin.display(description="notification URL")
     def webhook_url(self, obj: PaymentMethod) -> str:

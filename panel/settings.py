@@ -94,6 +94,8 @@ CRYPTOMUS_API_BASE = env.str("CRYPTOMUS_API_BASE", default="https://api.cryptomu
 PAYMENT_GATEWAY_TIMEOUT = env.int("PAYMENT_GATEWAY_TIMEOUT", default=20)
 # Payments still open after this many minutes are asked about at their gateway (a lost notification).
 PAYMENT_CHECK_MINUTES = env.int("PAYMENT_CHECK_MINUTES", default=10)
+# ... and those still unpaid after this many hours fail as expired (a later confirmation still credits them).
+PAYMENT_EXPIRE_HOURS = env.int("PAYMENT_EXPIRE_HOURS", default=72)
 # Operators told of what needs them (a payment taken back that the wallet could not cover), by email.
 OPERATOR_EMAILS = env.list("OPERATOR_EMAILS", default=[])
 

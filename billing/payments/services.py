@@ -247,15 +247,29 @@ def notification_receive(*, gateway: str, notification: Notification) -> str | N
     return None
 
 
-def payments_check_open(*, older_than_minutes: int, limit: int = 200) -> int:
-    """payment_check every open payment older than that: a lost notification never loses money."""
-    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+def payments_check_open(*, older_than_minutes: int, expire_hours: int | None = None, limit: int = 200) -> int:
+    """payment_check the open payments older than that, least recently asked first (a lost notification never
+    loses money); one still unpaid after `expire_hours` fails as expired. Returns how many were credited."""
+    now = timezone.now()
+    expire_hours = settings.PAYMENT_EXPIRE_HOURS if expire_hours is None else expire_hours
     ids = list(
-        Payment.objects.filter(state__in=Payment.OPEN, reference__isnull=False, created_at__lt=cutoff)
+        Payment.objects.filter(state__in=Payment.OPEN, reference__isnull=False,
+                               created_at__lt=now - timedelta(minutes=older_than_minutes))
         .order_by("updated_at")
         .values_list("pk", flat=True)[:limit]
+    )  # fmt: skip
+    credited = 0
+    for pk in ids:
+        credited += payment_check(payment_id=pk) == Outcome.CREDITED
+        # To the back of the queue: abandoned payments never crowd out the newer ones.
+        Payment.objects.filter(pk=pk, state__in=Payment.OPEN).update(updated_at=timezone.now())
+    Payment.objects.filter(
+        pk__in=ids, state__in=Payment.OPEN, created_at__lt=now - timedelta(hours=expire_hours)
+    ).update(
+        state=State.FAILED,
+        problem=f"Not paid within {expire_hours} hours: expired (still credited if the gateway confirms it later).",
     )
-    return sum(payment_check(payment_id=pk) == Outcome.CREDITED for pk in ids)
+    return credited
 
 
 # Taking money back ----------------------------------------------------------------------------------------------

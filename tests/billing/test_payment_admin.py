@@ -1,5 +1,6 @@
 """Payment methods with gateways, payments, refunds and debts in Django admin; add_payment_method for scripts."""
 
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -8,6 +9,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from stripe import StripeClient
 
 from billing.models import LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
@@ -244,3 +246,20 @@ def test_check_payments_credits_what_was_paid_but_never_notified(alice, stripe_s
     states = dict(Payment.objects.values_list("pk", "state"))
     assert (states[paid.pk], states[unpaid.pk]) == ("succeeded", "pending")
     assert Wallet.objects.get(user=alice).balance == Decimal(120)
+
+
+def test_check_payments_expires_what_stays_unpaid_and_asks_the_least_recently_asked_first(alice, stripe_settings):
+    method = StripeMethodFactory.create()
+    old, new = (payment_start(user=alice, method_id=method.pk, amount="20", urls=_urls) for _ in range(2))
+    Payment.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=73))
+    call_command("check_payments", "--older-than", "0", stdout=StringIO())
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.state, new.state) == ("failed", "pending")
+    assert "Not paid within 72 hours: expired" in old.problem
+    # Paid after all: the gateway's word still credits it.
+    stripe = StripeClient(method.credentials["secret_key"], base_addresses={"api": stripe_settings.url})
+    stripe.v1.payment_intents.confirm(old.reference, params={"payment_method": "pm_card_visa"})
+    assert payment_check(payment_id=old.pk) == "credited"
+    asked = Payment.objects.get(pk=new.pk).updated_at
+    assert asked > new.created_at, "asked payments go to the back of the queue"
