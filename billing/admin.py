@@ -355,7 +355,11 @@ class PaymentAdmin(ReadOnlyAdmin[Payment]):
                 messages.error(request, f"Payment {payment.pk}: {exc.message}")
                 return None
             if reversal is None:
-                messages.warning(request, f"Payment {payment.pk}: refunded at the gateway; nothing more to take back.")
+                messages.warning(
+                    request,
+                    f"Payment {payment.pk}: the refund is under way at the gateway (or was taken back already): the "
+                    "wallet is debited when the gateway confirms it.",
+                )
             else:
                 owed = f", {reversal.owed} owed (orders on hold)" if reversal.owed else ""
                 messages.success(request, f"Payment {payment.pk}: refunded {reversal.amount} {payment.currency}; "

@@ -183,8 +183,10 @@ def stripe_policy() -> dict[str, list[str]]:
 
 
 def _checked(request: HttpRequest, payment: Payment) -> Payment:
-    """The payment, after asking its gateway (at most every few seconds) when it is still open."""
-    if payment.is_open and allow(name=f"payment-check:{payment.pk}", limit=1, window=CHECK_WINDOW):
+    """The payment, after asking its gateway (at most every few seconds) when it is still open, or failed (a
+    customer who paid after all)."""
+    may_change = payment.is_open or payment.state == Payment.State.FAILED
+    if may_change and allow(name=f"payment-check:{payment.pk}", limit=1, window=CHECK_WINDOW):
         payment_check(payment_id=payment.pk)
         payment.refresh_from_db()
     return payment

@@ -63,6 +63,7 @@ class Event(StrEnum):
     FAILED = "failed"  # it will not be paid (canceled, expired)
     REFUNDED = "refunded"  # money went back to the customer
     DISPUTED = "disputed"  # the customer's bank took it back (a chargeback)
+    REINSTATED = "reinstated"  # the bank gave a disputed payment back: operators decide what the wallet gets
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,15 @@ class Report:
     # Set when a verified report must still not be applied (it names another order than the payment's): why, for
     # the payment's problem.
     refusal: str = ""
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """A refund the gateway accepted: its id, and whether the money has gone back already (else a notification
+    tells when it has, and that takes it from the wallet)."""
+
+    reference: str
+    done: bool
 
 
 @dataclass(frozen=True)
@@ -157,8 +167,8 @@ class Gateway(ABC):
         """Ask the gateway for the payment's state now."""
 
     @abstractmethod
-    def refund(self, payment: "Payment", amount: Decimal) -> str:
-        """Give `amount` (currency units, at most what was paid) back to the customer; return the refund's id."""
+    def refund(self, payment: "Payment", amount: Decimal) -> Refunded:
+        """Give `amount` (currency units, at most what was paid) back to the customer."""
 
     @classmethod
     def webhook_accepted(cls) -> tuple[int, str]:

@@ -31,6 +31,7 @@ from billing.payments.base import (
     GatewayError,
     Notification,
     NotificationRefused,
+    Refunded,
     Report,
     Started,
     from_minor,
@@ -226,7 +227,8 @@ class CryptomusGateway(Gateway):
             raise NotificationRefused("the method has no payment key")
         try:
             data = _parsed(notification.body)
-        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            # RecursionError: nested deeper than the decoder goes ("[[[[..."), before any signature is checked.
             raise NotificationRefused("the body is not a JSON object") from None
         sign = data.pop("sign", None)
         if not isinstance(sign, str):
@@ -257,7 +259,7 @@ class CryptomusGateway(Gateway):
         except ValueError as exc:
             raise GatewayError(f"Cryptomus' payment information cannot be read: {exc}") from None
 
-    def refund(self, payment: Payment, amount: Decimal) -> str:
+    def refund(self, payment: Payment, amount: Decimal) -> Refunded:
         raise GatewayError(
             "Cryptomus refunds to a wallet address the customer gives: refund in Cryptomus' dashboard, and its "
             "refund_paid notification takes the money back here."

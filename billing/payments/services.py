@@ -153,9 +153,17 @@ def _problem(payment: Payment, text: str) -> None:
     Payment.objects.filter(pk=payment.pk).update(problem=text[:500])
 
 
-def report_apply(*, gateway: str, report: Report) -> str:
-    """Apply a verified report of a gateway to our payment it names; return an Outcome."""
-    payment = Payment.objects.filter(gateway=gateway, reference=report.reference).first()
+def report_apply(*, gateway: str, report: Report, method_id: int | None = None, fetched: bool = False) -> str:
+    """Apply a verified report of a gateway to our payment it names; return an Outcome.
+
+    `method_id`: the method whose credentials verified the report, which must be the payment's own (a secret of
+    one account never vouches for another's payments). `fetched`: the report is the gateway's answer to our own
+    question (payment_check), not a notification.
+    """
+    payments = Payment.objects.filter(gateway=gateway, reference=report.reference)
+    if method_id is not None:
+        payments = payments.filter(method_id=method_id)
+    payment = payments.first()
     if payment is None:
         logger.warning("%s reported payment %r, which is not one of ours: ignored", gateway, report.reference[:100])
         return Outcome.REFUSED
@@ -173,10 +181,27 @@ def report_apply(*, gateway: str, report: Report) -> str:
             state=State.FAILED, problem=report.detail[:500]
         )
         return Outcome.FAILED if failed else Outcome.NOTHING
+    if report.event == Event.REINSTATED:
+        _problem(payment, f"dispute won: {report.amount} {report.currency} reinstated by the bank")
+        _tell_operators(f"payment {payment.pk}: dispute won", f"The bank reinstated {report.amount} "
+                        f"{report.currency} of payment {payment.pk} of {payment.user}. Nothing was credited back: "
+                        "credit the wallet with an adjustment if the customer should have it.")  # fmt: skip
+        return Outcome.NOTHING
     if report.event in (Event.REFUNDED, Event.DISPUTED):
         if report.amount is None or report.amount <= 0 or report.currency.upper() != payment.currency:
             _problem(payment, f"reported a {report.event} of {report.amount} {report.currency}: not applied")
             return Outcome.REFUSED
+        if payment.state not in Payment.CREDITED and not fetched:
+            # Paid, then refunded or disputed, before we heard of the payment (its notification was lost): ask the
+            # gateway, which credits it when it was paid as asked, so that the reversal below takes it back.
+            payment_check(payment_id=payment.pk)
+            payment.refresh_from_db()
+        if payment.state not in Payment.CREDITED:
+            _problem(payment, f"{report.event} before it was credited: nothing to take back, check it at the gateway")
+            _tell_operators(f"payment {payment.pk}: {report.event} before it was credited",
+                            f"{payment.gateway} reported a {report.event} of {report.amount} {report.currency} for "
+                            f"payment {payment.pk} of {payment.user}, which was never credited here.")  # fmt: skip
+            return Outcome.NOTHING
         kind = PaymentReversal.Kind.REFUND if report.event == Event.REFUNDED else PaymentReversal.Kind.DISPUTE
         reversal = payment_reverse(
             payment_id=payment.pk, kind=kind, reference=report.reversal_reference or report.reference,
@@ -224,7 +249,7 @@ def payment_check(*, payment_id: int) -> str:
         return Outcome.REFUSED
     if report.event == Event.FAILED and payment.state == State.FAILED:
         return Outcome.NOTHING
-    return report_apply(gateway=payment.gateway, report=report)
+    return report_apply(gateway=payment.gateway, report=report, method_id=payment.method_id, fetched=True)
 
 
 def notification_receive(*, gateway: str, notification: Notification) -> str | None:
@@ -238,7 +263,7 @@ def notification_receive(*, gateway: str, notification: Notification) -> str | N
         except NotificationRefused as exc:
             reasons.append(str(exc))
             continue
-        outcomes = [report_apply(gateway=gateway, report=report) for report in reports]
+        outcomes = [report_apply(gateway=gateway, report=report, method_id=method.pk) for report in reports]
         return next((o for o in outcomes if o != Outcome.NOTHING), Outcome.NOTHING)
     logger.warning(
         "%s notification refused (from %s): %s", gateway, notification.remote_address or "?",
@@ -361,12 +386,22 @@ def payment_refund(*, payment_id: int, amount: Decimal | None, actor: User) -> P
     if amount <= 0 or amount > left:
         raise RefundRefused(f"Refund between 0 and {left} {payment.currency}: the rest was given back already.")
     try:
-        reference = gateway.refund(payment, amount)
+        refunded = gateway.refund(payment, amount)
+    except ValueError:
+        # Not a whole number of the currency's smallest unit (10.005 USD, 10.5 JPY).
+        raise RefundRefused(f"{amount} {payment.currency} cannot be paid back: use whole cents (whole units for "
+                            f"{payment.currency} if it has no decimals).") from None  # fmt: skip
     except GatewayError as exc:
         raise RefundRefused(f"{payment.method.name} refused the refund: {exc}") from None
+    if not refunded.done:
+        # Under way at the gateway: its notification that the refund succeeded takes the money from the wallet.
+        logger.info("payment %s: refund %s of %s pending at %s", payment.pk, refunded.reference, amount,
+                    payment.gateway)  # fmt: skip
+        return None
     return payment_reverse(
-        payment_id=payment.pk, kind=PaymentReversal.Kind.REFUND, reference=reference, amount=amount, actor=actor
-    )
+        payment_id=payment.pk, kind=PaymentReversal.Kind.REFUND, reference=refunded.reference, amount=amount,
+        actor=actor,
+    )  # fmt: skip
 
 
 # Settling debts -------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from billing.payments.base import (
     GatewayError,
     Notification,
     NotificationRefused,
+    Refunded,
     Report,
     Started,
     from_minor,
@@ -124,7 +125,7 @@ class StripeGateway(Gateway):
             return Report(intent.id, Event.FAILED, None, currency, detail=f"canceled ({reason})")
         return Report(intent.id, Event.PENDING, None, currency, detail=intent.status)
 
-    def refund(self, payment: Payment, amount: Decimal) -> str:
+    def refund(self, payment: Payment, amount: Decimal) -> Refunded:
         if not payment.reference:
             raise GatewayError("the payment has no PaymentIntent at Stripe")
         minor = to_minor(amount, payment.currency)
@@ -136,7 +137,10 @@ class StripeGateway(Gateway):
             )
         except stripe.StripeError as exc:
             raise self._error(exc) from None
-        return refund.id
+        if refund.status in ("failed", "canceled"):
+            raise GatewayError(f"Stripe did not make refund {refund.id}: {refund.status}")
+        # "pending" (some cards, bank debits): the wallet is debited when refund.updated says it succeeded.
+        return Refunded(refund.id, done=refund.status == "succeeded")
 
 
 def _amount(obj: dict[str, Any], field: str, fallback: str = "") -> tuple[Decimal, str]:
@@ -168,12 +172,20 @@ def _reports(kind: str, obj: dict[str, Any]) -> list[Report]:
         if not obj.get("payment_intent") or obj.get("status") != "succeeded":
             return []
         return [_refund_report(obj["payment_intent"], obj)]
-    if kind == "charge.dispute.created":
-        if not obj.get("payment_intent"):
+    if kind in ("charge.dispute.created", "charge.dispute.funds_withdrawn"):
+        # An inquiry (status warning_needs_response, ...) takes no money: only a dispute that does is reversed,
+        # once per dispute id whichever of the two events comes first.
+        if not obj.get("payment_intent") or str(obj.get("status", "")).startswith("warning_"):
             return []
         amount, currency = _amount(obj, "amount")
         return [Report(obj["payment_intent"], Event.DISPUTED, amount, currency, reversal_reference=obj["id"],
                        detail=f"disputed ({obj.get('reason') or 'no reason given'})")]  # fmt: skip
+    if kind == "charge.dispute.funds_reinstated":
+        if not obj.get("payment_intent"):
+            return []
+        amount, currency = _amount(obj, "amount")
+        return [Report(obj["payment_intent"], Event.REINSTATED, amount, currency, reversal_reference=obj["id"],
+                       detail="dispute won: funds reinstated")]  # fmt: skip
     return []
 
 

@@ -87,10 +87,19 @@ def refund_event(kind: str, refund_obj: dict[str, Any]) -> bytes:
     return event(kind, refund_obj)
 
 
-def charge_dispute_created(dispute_id: str, intent_id: str, amount: int, currency: str = "usd") -> bytes:
+def charge_dispute_created(
+    dispute_id: str,
+    intent_id: str,
+    amount: int,
+    currency: str = "usd",
+    *,
+    kind: str = "charge.dispute.created",
+    status: str = "needs_response",
+) -> bytes:
+    """A dispute event (created, funds_withdrawn, funds_reinstated); an inquiry has a status warning_*."""
     obj = {
         "id": dispute_id, "object": "dispute", "amount": amount, "currency": currency, "charge": _id("ch"),
-        "payment_intent": intent_id, "reason": "fraudulent", "status": "needs_response", "is_charge_refundable": False,
+        "payment_intent": intent_id, "reason": "fraudulent", "status": status, "is_charge_refundable": False,
         "created": int(time.time()), "livemode": False,
     }  # fmt: skip
-    return event("charge.dispute.created", obj)
+    return event(kind, obj)

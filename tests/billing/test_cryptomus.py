@@ -214,6 +214,7 @@ def test_it_leaves_a_payment_pending_until_cryptomus_is_sure(alice, method, cryp
         ),
         pytest.param(lambda fake, ref: b'{"type":"payment","uuid":', id="not-json"),
         pytest.param(lambda fake, ref: b'["paid"]', id="not-an-object"),
+        pytest.param(lambda fake, ref: b"[" * 200_000, id="nested-deeper-than-the-decoder-goes"),
         pytest.param(lambda fake, ref: b"\xff\xfe{}", id="not-utf8"),
     ],
 )

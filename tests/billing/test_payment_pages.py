@@ -5,6 +5,7 @@ and a customer who owes money is told so, on the pages and through the API."""
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -108,3 +109,16 @@ def test_a_customer_who_owes_money_is_told_on_add_funds_and_when_ordering_throug
     assert answer == {"error": "Your account is on hold: a payment was taken back and the balance did not cover it. "
                                "Contact support."}  # fmt: skip
     assert not alice.orders.exists()
+
+
+def test_a_customer_starting_payment_after_payment_is_slowed_down(alice, settings):
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # every start fails fast at the gateway
+    cache.clear()  # the counters of earlier tests
+    method = StripeMethodFactory.create()
+    client = _client(alice)
+    for _ in range(10):
+        assert "many payments just now" not in client.post(PAY, {"method": method.pk, "amount": "20"}).content.decode()
+    assert (
+        "You started many payments just now" in client.post(PAY, {"method": method.pk, "amount": "20"}).content.decode()
+    )
+    assert Payment.objects.count() == 10

@@ -415,3 +415,61 @@ def test_it_puts_a_disputed_customer_who_spent_the_money_on_hold(alice, card, lo
         order_place(
             user=alice, service_id=services[1].pk, params={"link": "https://instagram.com/p/a", "quantity": "100"}
         )
+
+
+def test_a_refund_before_we_heard_of_the_payment_credits_it_then_takes_it_back(alice, card, localstripe):
+    payment = _start(alice, card)
+    _pay(localstripe, payment)  # its webhook lost
+    assert _signed(refund_event("refund.created", refund("re_early", payment.reference, 1000))).status_code == 200
+    assert _entries(payment, "deposit") == [Decimal("25.00000")]
+    assert _entries(payment, "reversal") == [Decimal("-10.00000")]
+    assert Payment.objects.get(pk=payment.pk).state == "refunded"
+    assert _balance(alice) == Decimal("115.00000")
+
+
+def test_a_refund_of_a_payment_never_paid_as_asked_moves_nothing_and_says_so(alice, card):
+    payment = _start(alice, card)
+    assert _signed(refund_event("refund.created", refund("re_odd", payment.reference, 1000))).status_code == 200
+    payment = Payment.objects.get(pk=payment.pk)
+    assert payment.state == "pending" and "before it was credited" in payment.problem
+    assert _balance(alice) == Decimal("100.00000")
+
+
+def test_a_secret_of_one_stripe_account_never_vouches_for_another_accounts_payment(alice, card, localstripe):
+    StripeMethodFactory.create(name="Old test account", is_active=False, credentials={
+        "secret_key": "sk_test_old", "publishable_key": "pk_test_old", "webhook_secret": "whsec_leaked"})  # fmt: skip
+    payment = _start(alice, card)
+    body = payment_intent_succeeded(payment.reference, 2500)
+    assert _post(body, sign_event(body, "whsec_leaked")).status_code == 200
+    assert Payment.objects.get(pk=payment.pk).state == "pending"
+    assert _balance(alice) == Decimal("100.00000")
+
+
+def test_an_inquiry_takes_nothing_a_dispute_takes_once_and_a_won_one_is_told_to_operators(
+    alice, card, localstripe, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.OPERATOR_EMAILS = ["ops@example.com"]
+    payment = _paid(localstripe, alice, card)
+    inquiry = charge_dispute_created("dp_1", payment.reference, 2500, status="warning_needs_response")
+    assert _signed(inquiry).status_code == 200
+    assert _balance(alice) == Decimal("125.00000")
+    with django_capture_on_commit_callbacks(execute=True):
+        for kind in ("charge.dispute.funds_withdrawn", "charge.dispute.created"):
+            assert _signed(charge_dispute_created("dp_1", payment.reference, 2500, kind=kind)).status_code == 200
+        assert _entries(payment, "reversal") == [Decimal("-25.00000")]
+        won = charge_dispute_created("dp_1", payment.reference, 2500, kind="charge.dispute.funds_reinstated",
+                                     status="won")  # fmt: skip
+        assert _signed(won).status_code == 200
+    assert _balance(alice) == Decimal("100.00000"), "the operator decides what the wallet gets back"
+    assert "dispute won" in Payment.objects.get(pk=payment.pk).problem
+    assert [m.subject for m in mailoutbox] == [f"[panel] payment {payment.pk} disputed",
+                                               f"[panel] payment {payment.pk}: dispute won"]  # fmt: skip
+
+
+def test_a_refund_in_fractions_of_a_cent_is_refused_before_anything_moves(alice, card, localstripe):
+    payment = _paid(localstripe, alice, card)
+    staff = UserFactory.create(username="operator", is_staff=True)
+    with pytest.raises(RefundRefused, match="use whole cents"):
+        payment_refund(payment_id=payment.pk, amount=Decimal("10.005"), actor=staff)
+    assert _refunds_at_stripe(localstripe, payment) == []
+    assert _balance(alice) == Decimal("125.00000")
