@@ -16,6 +16,7 @@ from django_stubs_ext import StrPromise
 
 from orders.models import Order, Refill
 from upstream.messages import (
+    ACCOUNT_ON_HOLD,
     CANCEL_DISABLED,
     DRIPFEED_DISABLED,
     DUPLICATE_LINK,
@@ -250,6 +251,7 @@ ACTIONS = (
             INVALID_CHARACTERS,
             DUPLICATE_LINK,
             NOT_ENOUGH_FUNDS,
+            ACCOUNT_ON_HOLD,
             error_text(UNSUPPORTED_TYPE),
             IDEMPOTENCY_REUSED,
             IDEMPOTENCY_KEY_LENGTH,

@@ -328,7 +328,8 @@ class PaymentAdmin(ReadOnlyAdmin[Payment]):
     actions = ["check_now", "refund"]
 
     def has_check_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("billing.view_payment")
+        # Asking may credit the payment (when the gateway confirms it): more than looking.
+        return request.user.has_perm("billing.change_payment")
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("billing.refund_payment")

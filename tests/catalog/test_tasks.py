@@ -34,6 +34,7 @@ def test_beat_schedules_every_periodic_job_and_each_is_a_registered_task():
         "orders.tasks.sweep_orders",
         "orders.tasks.refresh_average_times",
         "billing.tasks.check_ledger",
+        "billing.tasks.check_open_payments",
     }
     assert scheduled <= set(celery_app.tasks)
 

@@ -21,6 +21,7 @@ from tests.factories import (
     CancelRequestFactory,
     DepositRequestFactory,
     OrderFactory,
+    PaymentReversalFactory,
     RefillFactory,
     second_factor_confirmed,
 )
@@ -82,6 +83,7 @@ def rows(services, alice, bob) -> None:
     CancelRequestFactory.create()
     DepositRequestFactory.create(user=bob, amount=Decimal(25))
     AccessAttemptFactory.create()
+    PaymentReversalFactory.create(payment__user=bob)  # a credited payment, refunded
 
 
 def test_every_admin_action_declares_its_permissions():
