@@ -80,6 +80,18 @@ class Provider(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_ok = models.BooleanField(null=True, editable=False)
     last_sync_message = models.TextField(blank=True, editable=False)
+    # Below this balance (in the provider's currency) the provider is low: the dashboard shows it, operators are
+    # alerted. Blank: never low.
+    low_balance_threshold = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, null=True, blank=True,
+        help_text="Alert operators when the balance is below this (the provider's currency). Blank: never.",
+    )  # fmt: skip
+    # The last call to the provider's API (any action), and since when its calls have been failing (None: the last
+    # one answered), for "providers whose last call failed" and alerts after N minutes of failures.
+    last_call_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_call_ok = models.BooleanField(null=True, editable=False)
+    last_call_error = models.CharField(max_length=500, blank=True, editable=False)
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -231,3 +243,21 @@ class Service(models.Model):
             raise ValidationError(
                 {"fixed_rate": f"The fixed price {self.fixed_rate} is below the cost {price.cost}: raise it first."}
             )
+
+
+class ServicePrice(models.Model):
+    """A service's price from a moment on: what it sold for (our rate per 1000) and what it cost (upstream rate per
+    1000 in the panel currency). A new row whenever either changes, so any past day has its prices."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="prices")
+    rate = models.DecimalField(help_text="Our rate per 1000 (before customers' discounts).", **RATE)
+    cost = models.DecimalField(help_text="Upstream rate per 1000, in the panel currency.", **RATE)
+    valid_from = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["service", "-valid_from"]
+        get_latest_by = "valid_from"
+        constraints = [models.UniqueConstraint(fields=["service", "valid_from"], name="service_price_once_per_moment")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.rate} (cost {self.cost}) from {self.valid_from}"

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "billing",
     "orders",
     "api",
+    "backoffice",
     "panel.apps.PanelConfig",
 ]
 
