@@ -97,8 +97,17 @@ PAYMENT_GATEWAY_TIMEOUT = env.int("PAYMENT_GATEWAY_TIMEOUT", default=20)
 PAYMENT_CHECK_MINUTES = env.int("PAYMENT_CHECK_MINUTES", default=10)
 # ... and those still unpaid after this many hours fail as expired (a later confirmation still credits them).
 PAYMENT_EXPIRE_HOURS = env.int("PAYMENT_EXPIRE_HOURS", default=72)
-# Operators told of what needs them (a payment taken back that the wallet could not cover), by email.
+# Operators told of what needs them (backoffice.alerts: an order in an unknown state, a provider low on balance or
+# failing, a service a sync disabled, a ledger mismatch, a payment taken back), by email and, when both Telegram
+# settings are set, by a Telegram bot. TELEGRAM_API_BASE points the bot at another Bot API server (the tests' fake).
 OPERATOR_EMAILS = env.list("OPERATOR_EMAILS", default=[])
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
+TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org").rstrip("/")
+# The panel's own address (https://panel.example.com), for the admin links in alerts; empty: links are paths.
+PANEL_BASE_URL = env.str("PANEL_BASE_URL", default="").rstrip("/")
+# A provider whose API calls have all failed for this many minutes is alerted.
+PROVIDER_FAILING_MINUTES = env.int("PROVIDER_FAILING_MINUTES", default=15)
 
 # Every page: scripts, styles, images and fonts from our own origin only (all assets are served locally); no
 # inline script or style, no plugin, no framing, forms post only here. The card payment page alone adds Stripe's
