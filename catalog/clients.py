@@ -1,9 +1,12 @@
-"""The API v2 client for a provider, configured from settings."""
+"""The API v2 client for a provider, configured from settings, recording how each call went on the provider."""
 
 from django.conf import settings
+from django.db.models import Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from catalog.models import Provider
-from upstream.client import ApiClient
+from upstream.client import Ambiguous, ApiClient, NotSent, UpstreamError
 
 
 def provider_client(provider: Provider) -> ApiClient:
@@ -12,4 +15,32 @@ def provider_client(provider: Provider) -> ApiClient:
         provider.api_key,
         connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
         read_timeout=settings.UPSTREAM_READ_TIMEOUT,
+        on_outcome=lambda failure: provider_call_record(provider=provider, failure=failure),
     )
+
+
+def provider_call_record(*, provider: Provider, failure: UpstreamError | None) -> None:
+    """Note a call's outcome on the provider in one UPDATE: when, whether it answered, why not (the client's
+    message, never the key), and since when its calls have been failing.
+
+    A refusal is an answer: the provider works, it only said no (to an order, for want of funds). A streak that
+    ends resolves the provider's "failing" alert.
+    """
+    if provider.pk is None:
+        return  # a provider being created, checked before it is saved
+    from catalog.services.providers import provider_answered  # the services import this module
+
+    now = timezone.now()
+    row = Provider.objects.filter(pk=provider.pk)
+    if isinstance(failure, NotSent | Ambiguous):
+        message = failure.message[:500]
+        row.update(last_call_at=now, last_call_ok=False, last_call_error=message,
+                   failing_since=Coalesce("failing_since", Value(now)))  # fmt: skip
+        provider.last_call_ok, provider.last_call_error = False, message
+        provider.failing_since = provider.failing_since or now
+        return
+    row.update(last_call_at=now, last_call_ok=True, last_call_error="", failing_since=None)
+    was_failing = provider.failing_since is not None
+    provider.last_call_ok, provider.last_call_error, provider.failing_since = True, "", None
+    if was_failing:
+        provider_answered(provider=provider)

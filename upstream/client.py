@@ -7,6 +7,7 @@ Every failure says whether a retry is safe (see "Retry safety" in API_V2.md):
 
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar, overload
 
@@ -125,6 +126,11 @@ _REFILL_STATUS = _IdAction("refill_status", _refill_status, batch="refills", sin
 _CANCEL = _IdAction("cancel", parse_bool, batch="orders", keys=("order", "cancel"))
 
 
+# Told of each action's outcome: None when the provider answered, else the failure about to be raised. Lets
+# whoever built the client keep track of the provider's health without this module knowing where it is kept.
+Outcome = Callable[[UpstreamError | None], None]
+
+
 class ApiClient:
     """One provider's API v2 endpoint, over a pooled session that never retries on its own."""
 
@@ -136,9 +142,11 @@ class ApiClient:
         connect_timeout: float = 5,
         read_timeout: float = 30,
         session: requests.Session | None = None,
+        on_outcome: Outcome | None = None,
     ) -> None:
         self.url = url
         self._key = key
+        self._on_outcome = on_outcome
         self._timeout = (connect_timeout, read_timeout)
         self._session = session or requests.Session()
         # max_retries=0: urllib3 must never resend a request on its own (an `add` would be duplicated).
@@ -152,6 +160,18 @@ class ApiClient:
 
     def close(self) -> None:
         self._session.close()
+
+    @contextmanager
+    def _observed(self) -> Iterator[None]:
+        """Report the outcome of one action; every public method runs exactly one observed block."""
+        try:
+            yield
+        except UpstreamError as exc:
+            if self._on_outcome is not None:
+                self._on_outcome(exc)
+            raise
+        if self._on_outcome is not None:
+            self._on_outcome(None)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
@@ -219,33 +239,36 @@ class ApiClient:
         return Ambiguous(f"{action}: unexpected reply: {self._scrub(str(problem))}")
 
     def balance(self) -> Balance:
-        payload = self._call("balance")
-        try:
-            return parse_balance(payload)
-        except ParseError as exc:
-            raise self._unexpected("balance", exc) from None
+        with self._observed():
+            payload = self._call("balance")
+            try:
+                return parse_balance(payload)
+            except ParseError as exc:
+                raise self._unexpected("balance", exc) from None
 
     def services(self) -> Catalog:
-        payload = self._call("services")
-        try:
-            return parse_catalog(payload)
-        except ParseError as exc:
-            raise self._unexpected("services", exc) from None
+        with self._observed():
+            payload = self._call("services")
+            try:
+                return parse_catalog(payload)
+            except ParseError as exc:
+                raise self._unexpected("services", exc) from None
 
     def add(self, service: int, **fields: str | int) -> int:
         """Place an order upstream and return its upstream id. Never retried here: see Ambiguous."""
-        params = {name: str(value) for name, value in fields.items()}
-        payload = self._reply("add", {**params, "service": str(service)})
-        if isinstance(payload, Mapping) and payload.get("order") not in (None, ""):
-            # An order id is proof the order exists upstream, whatever else the reply says.
-            try:
-                return parse_int(payload["order"])
-            except ParseError as exc:
-                raise self._unexpected("add", exc) from None
-        refusal = self._refusal(payload)
-        if refusal is not None:
-            raise refusal
-        raise self._unexpected("add", f"no order id in {excerpt(payload)}")
+        with self._observed():
+            params = {name: str(value) for name, value in fields.items()}
+            payload = self._reply("add", {**params, "service": str(service)})
+            if isinstance(payload, Mapping) and payload.get("order") not in (None, ""):
+                # An order id is proof the order exists upstream, whatever else the reply says.
+                try:
+                    return parse_int(payload["order"])
+                except ParseError as exc:
+                    raise self._unexpected("add", exc) from None
+            refusal = self._refusal(payload)
+            if refusal is not None:
+                raise refusal
+            raise self._unexpected("add", f"no order id in {excerpt(payload)}")
 
     @overload
     def status(self, ids: int) -> OrderStatus: ...
@@ -279,25 +302,30 @@ class ApiClient:
 
     def _one(self, spec: _IdAction[T], item_id: int) -> T:
         """One id's answer; an unreadable reply is Ambiguous, a refusal Rejected."""
-        assert spec.single is not None, f"{spec.action} takes a list of ids"
-        payload = self._call(spec.action, **{spec.single: str(item_id)})
-        try:
-            if spec.keys is None:
-                return spec.parse(payload)
-            if not isinstance(payload, Mapping):
-                raise ParseError(f"the {spec.action} reply is not an object")
-            return spec.parse(payload.get(spec.keys[1]))
-        except ParseError as exc:
-            raise self._unexpected(spec.action, exc) from None
+        with self._observed():
+            assert spec.single is not None, f"{spec.action} takes a list of ids"
+            payload = self._call(spec.action, **{spec.single: str(item_id)})
+            try:
+                if spec.keys is None:
+                    return spec.parse(payload)
+                if not isinstance(payload, Mapping):
+                    raise ParseError(f"the {spec.action} reply is not an object")
+                return spec.parse(payload.get(spec.keys[1]))
+            except ParseError as exc:
+                raise self._unexpected(spec.action, exc) from None
 
     def _many(self, spec: _IdAction[T], ids: Iterable[int]) -> dict[int, T | ItemError]:
         """Each distinct id's answer, in calls of at most BATCH_LIMIT ids; a missing or refused one is an ItemError."""
         results: dict[int, T | ItemError] = {}
-        for chunk in _chunks(ids):
-            answer = self._answers(spec, self._call(spec.action, **{spec.batch: _joined(chunk)}))
-            for item_id in chunk:
-                results[item_id] = _item(answer(item_id), spec.parse)
-        return results
+        chunks = list(_chunks(ids))
+        if not chunks:
+            return results  # nothing was asked: no outcome to report
+        with self._observed():
+            for chunk in chunks:
+                answer = self._answers(spec, self._call(spec.action, **{spec.batch: _joined(chunk)}))
+                for item_id in chunk:
+                    results[item_id] = _item(answer(item_id), spec.parse)
+            return results
 
     def _answers(self, spec: _IdAction[T], payload: object) -> Callable[[int], object]:
         """A batch reply as a look-up of one id's answer (None where the reply has none)."""

@@ -178,6 +178,23 @@ def test_it_never_reveals_the_key(simulator, client, caplog):
     assert SIMULATOR_KEY not in caplog.text
 
 
+def test_it_tells_its_observer_each_actions_outcome_once(simulator):
+    outcomes: list[object] = []
+    client = ApiClient(simulator.url, SIMULATOR_KEY, read_timeout=2, on_outcome=outcomes.append)
+    client.balance()
+    client.status(list(range(1, 250)))  # three calls, one action
+    client.status([])  # nothing asked: nothing to tell
+    with pytest.raises(Rejected):
+        client.add(999, link="https://x.test/a", quantity=100)
+    simulator.faults.html_502 = 1
+    with pytest.raises(Ambiguous):
+        client.services()
+    simulator.stop()
+    with pytest.raises(NotSent):
+        client.refill(1)
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "NoneType", "Rejected", "Ambiguous", "NotSent"]
+
+
 def test_it_answers_batch_status_with_per_id_errors(simulator, client):
     first = client.add(1, link="https://instagram.com/p/a", quantity=100)
     second = client.add(1, link="https://instagram.com/p/b", quantity=100)
