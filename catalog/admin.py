@@ -52,7 +52,10 @@ class ProviderForm(forms.ModelForm[Provider]):
 
     class Meta:
         model = Provider
-        fields = ["name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active"]
+        fields = [
+            "name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active",
+            "low_balance_threshold",
+        ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,10 +120,8 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
         return super().get_queryset(request).annotate(service_total=Count("services"))
 
     def get_fieldsets(self, request: HttpRequest, obj: Provider | None = None) -> Any:
-        main = (
-            None,
-            {"fields": ["name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent"]},
-        )
+        main_fields = ["name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent"]
+        main = (None, {"fields": [*main_fields, "low_balance_threshold"]})
         if obj is None:
             return [main, (None, {"fields": ["is_active"]})]
         status_fields = ["key", "is_active", "balance_display", "balance_checked_at", "last_sync"]

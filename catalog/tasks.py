@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from catalog.models import Provider
-from catalog.services.providers import ProviderError, provider_check
+from catalog.services.providers import ProviderError, provider_check, providers_failing_alert
 from catalog.services.sync import catalog_sync
 
 logger = logging.getLogger(__name__)
@@ -31,3 +31,8 @@ def check_provider_balances() -> None:
             provider_check(provider=provider)
         except ProviderError as exc:
             logger.warning("balance check failed: %s", exc.message)
+
+
+@shared_task
+def check_failing_providers() -> int:
+    return providers_failing_alert()

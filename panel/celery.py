@@ -25,6 +25,7 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
             "task": "catalog.tasks.check_provider_balances",
             "schedule": timedelta(minutes=settings.PROVIDER_BALANCE_MINUTES),
         },
+        "check-failing-providers": {"task": "catalog.tasks.check_failing_providers", "schedule": timedelta(minutes=1)},
         "poll-orders": {"task": "orders.tasks.poll_orders", "schedule": timedelta(minutes=1)},
         "send-refills-and-cancels": {
             "task": "orders.tasks.send_refills_and_cancels",
@@ -35,4 +36,5 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "refresh-average-times": {"task": "orders.tasks.refresh_average_times", "schedule": timedelta(hours=1)},
         "check-ledger": {"task": "billing.tasks.check_ledger", "schedule": crontab(hour=3, minute=0)},
         "check-open-payments": {"task": "billing.tasks.check_open_payments", "schedule": timedelta(minutes=5)},
+        "send-unsent-alerts": {"task": "backoffice.tasks.send_unsent_alerts", "schedule": timedelta(minutes=5)},
     }

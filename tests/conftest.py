@@ -15,6 +15,17 @@ def simulator() -> Iterator[Simulator]:
 
 
 @pytest.fixture
+def eager() -> Iterator[None]:
+    """Celery tasks run where they are enqueued, inside the test's transaction, so their effect can be seen;
+    tests/orders/test_worker.py covers a real worker on the real broker."""
+    from panel.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
 def provider(db: None, simulator: Simulator):
     """A provider whose API is the running simulator."""
     from tests.factories import ProviderFactory

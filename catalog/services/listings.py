@@ -8,6 +8,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from backoffice.alerts import Kind, admin_link, alert_raise, alerts_resolve
+from backoffice.models import Alert
 from catalog.models import Category, Service
 from catalog.pricing import SaleProblem, sale_problem
 from catalog.selectors import catalog_changed
@@ -15,6 +17,12 @@ from panel.db import bulk_update_rows
 
 Reason = Service.DisabledReason
 PRICE_FIELDS = ["rate", "is_active", "disabled_reason", "updated_at"]
+# Why a sync disabled a service, as operators are told.
+DISABLED_BECAUSE = {
+    Reason.MISSING_UPSTREAM: "it vanished from the provider's catalog",
+    Reason.BELOW_COST: "its cost rose above its fixed price",
+    Reason.NO_PRICE: "the provider gives it no usable price",
+}
 # What an admin edits; everything else about a service comes from upstream.
 ADMIN_FIELDS = (
     "name",
@@ -32,6 +40,32 @@ CATEGORY_FIELDS = ("name", "position", "is_active", "markup_percent")
 def _disable(service: Service, reason: str) -> None:
     service.is_active = False
     service.disabled_reason = reason
+
+
+def _disabled_key(service_id: int) -> str:
+    return f"service-disabled:{service_id}"
+
+
+def services_disabled_alert(*, services: Iterable[Service]) -> None:
+    """Tell operators of each service a sync stopped selling (their providers loaded), once until it sells again."""
+    for service in services:
+        why = DISABLED_BECAUSE.get(Reason(service.disabled_reason), "it can no longer be sold")
+        alert_raise(
+            kind=Kind.SERVICE_DISABLED,
+            key=_disabled_key(service.pk),
+            subject=f"service {service.pk} ({service.name[:100]}) disabled: {why}",
+            body=f"The catalog sync of {service.provider.name} stopped selling service {service.pk}, "
+            f"{service.name}, upstream id {service.upstream_id}: {why}. Raise its fixed price, or enable it again "
+            "when it can be sold.",
+            url=admin_link("catalog_service_change", service.pk),
+        )
+
+
+def services_enabled(*, services: Iterable[Service]) -> None:
+    """Services that sell again: their "disabled" incidents are over."""
+    keys = [_disabled_key(service.pk) for service in services]
+    if keys:
+        alerts_resolve(alerts=Alert.objects.filter(key__in=keys))
 
 
 def services_locked(services: "QuerySet[Service]") -> list[Service]:
@@ -89,6 +123,8 @@ def service_save(*, service: Service, fields: Iterable[str]) -> Service:
         setattr(current, name, getattr(service, name))
     apply_price(current)
     current.save(update_fields=[*edited, *PRICE_FIELDS])
+    if current.is_active:
+        services_enabled(services=[current])
     transaction.on_commit(catalog_changed)
     return current
 
@@ -125,6 +161,7 @@ def services_enable(*, services: "QuerySet[Service]") -> tuple[int, list[Service
         service.updated_at = now
         enabled.append(service)
     bulk_update_rows(enabled, PRICE_FIELDS)
+    services_enabled(services=enabled)
     transaction.on_commit(catalog_changed)
     return len(enabled), refused
 

@@ -1,11 +1,14 @@
 """Writes to providers: each is saved only once its API answered with its URL and key."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from backoffice.alerts import Kind, admin_link, alert_raise, alert_resolve
 from catalog.clients import provider_client
 from catalog.models import Provider, Service
 from catalog.selectors import catalog_changed
@@ -16,7 +19,9 @@ from upstream.protocol import Balance
 
 BALANCE_FIELDS = ["balance", "balance_currency", "balance_checked_at"]
 # What an admin edits; the balance and the sync outcome are recorded from the provider's answers.
-EDITABLE_FIELDS = ("name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active")
+EDITABLE_FIELDS = (
+    "name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent", "is_active", "low_balance_threshold",
+)  # fmt: skip
 KEY_AGAIN = "Enter the API key again when you change the URL."
 
 
@@ -49,7 +54,48 @@ def provider_check(*, provider: Provider) -> Balance:
     """Ask the provider for its balance: proves that the URL and key work, and records the balance."""
     balance = _ask_balance(provider)
     provider.save(update_fields=BALANCE_FIELDS)
+    _balance_alert(provider)
     return balance
+
+
+def _balance_alert(provider: Provider) -> None:
+    """Alert operators once when a recorded balance is below the provider's threshold; resolved once above."""
+    key = f"provider-low:{provider.pk}"
+    threshold = provider.low_balance_threshold
+    if threshold is None or provider.balance is None or provider.balance >= threshold:
+        alert_resolve(key=key)
+        return
+    currency = provider.balance_currency or provider.currency
+    alert_raise(
+        kind=Kind.PROVIDER_LOW_BALANCE,
+        key=key,
+        subject=f"provider {provider.name} is low on balance: {provider.balance} {currency}",
+        body=f"{provider.name} holds {provider.balance} {currency}, below the threshold of {threshold}. Orders it "
+        "cannot pay for are held until it is topped up: add funds at the provider.",
+        url=admin_link("catalog_provider_change", provider.pk),
+    )
+
+
+def providers_failing_alert() -> int:
+    """Alert operators of each provider whose calls have all failed for PROVIDER_FAILING_MINUTES (once per streak:
+    its next answered call resolves it); returns how many are failing that long."""
+    limit = timezone.now() - timedelta(minutes=settings.PROVIDER_FAILING_MINUTES)
+    failing = list(Provider.objects.filter(failing_since__lte=limit))
+    for provider in failing:
+        alert_raise(
+            kind=Kind.PROVIDER_FAILING,
+            key=f"provider-failing:{provider.pk}",
+            subject=f"provider {provider.name} has been failing since {provider.failing_since:%Y-%m-%d %H:%M %Z}",
+            body=f"Every call to {provider.name} since then failed; the last one: {provider.last_call_error}. Orders, "
+            "statuses and refills wait until it answers again. Check its API URL and whether it is up.",
+            url=admin_link("catalog_provider_change", provider.pk),
+        )
+    return len(failing)
+
+
+def provider_answered(*, provider: Provider) -> None:
+    """The provider answered after a streak of failures: its "failing" incident is over."""
+    alert_resolve(key=f"provider-failing:{provider.pk}")
 
 
 def provider_create(
@@ -61,6 +107,7 @@ def provider_create(
     exchange_rate: Decimal = Decimal(1),
     markup_percent: Decimal | None = None,
     is_active: bool = True,
+    low_balance_threshold: Decimal | None = None,
 ) -> Provider:
     """Save a new provider only after its API answered a balance call with this URL and key."""
     provider = Provider(
@@ -71,10 +118,12 @@ def provider_create(
         exchange_rate=exchange_rate,
         markup_percent=markup_percent,
         is_active=is_active,
+        low_balance_threshold=low_balance_threshold,
     )
     provider.full_clean()
     _ask_balance(provider)
     provider.save()
+    _balance_alert(provider)
     return provider
 
 
@@ -105,6 +154,8 @@ def provider_update(*, provider: Provider, fields: Iterable[str]) -> list[Servic
             setattr(current, name, getattr(stored, name))
         current.save(update_fields=saved)
         transaction.on_commit(catalog_changed)
+        if checked or "low_balance_threshold" in edited:
+            _balance_alert(current)
         if {"exchange_rate", "markup_percent"} & set(edited):
             return services_reprice(services=Service.objects.filter(provider=current))
     return []

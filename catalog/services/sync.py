@@ -11,7 +11,13 @@ from catalog.clients import provider_client
 from catalog.models import Category, Provider, Service
 from catalog.pricing import MAX_RATE
 from catalog.selectors import catalog_changed
-from catalog.services.listings import Reason, apply_price, services_locked
+from catalog.services.listings import (
+    Reason,
+    apply_price,
+    services_disabled_alert,
+    services_enabled,
+    services_locked,
+)
 from catalog.services.providers import ProviderError, provider_error_text
 from panel.db import bulk_update_rows
 from panel.money import rate_up
@@ -199,6 +205,8 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
 
         changed: list[Service] = []
         vanished_ids: list[int] = []
+        disabled: list[Service] = []
+        enabled: list[Service] = []
         now = timezone.now()
         # A malformed entry still names a service that exists upstream: left as it is, not "vanished".
         still_listed = {entry.service for entry in result.skipped if entry.service is not None}
@@ -209,18 +217,27 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
                 if not service.missing_upstream and upstream_id not in still_listed:
                     vanished_ids.append(service.pk)
                 continue
+            was_active = service.is_active
             if _refresh(service, fresh, categories[_category_name(fresh.category)], result):
                 service.updated_at = now
                 changed.append(service)
+            if was_active != service.is_active:
+                (enabled if service.is_active else disabled).append(service)
         bulk_update_rows(changed, [*SYNC_FIELDS, "updated_at"])
         result.updated, result.unchanged = len(changed), len(incoming) - len(created) - len(changed)
 
         for start in range(0, len(vanished_ids), 1000):
             chunk = Service.objects.filter(pk__in=vanished_ids[start : start + 1000])
             # Only what the sync itself disables comes back on its own when the service reappears.
-            chunk.filter(is_active=True).update(is_active=False, disabled_reason=Reason.MISSING_UPSTREAM)
+            selling = chunk.filter(is_active=True)
+            for service in selling.select_related("provider"):
+                service.disabled_reason = Reason.MISSING_UPSTREAM
+                disabled.append(service)
+            selling.update(is_active=False, disabled_reason=Reason.MISSING_UPSTREAM)
             chunk.update(missing_upstream=True, updated_at=now)
         result.vanished = len(vanished_ids)
+        services_disabled_alert(services=disabled)
+        services_enabled(services=enabled)
 
         Provider.objects.filter(pk=provider.pk).update(
             last_sync_at=now, last_sync_ok=True, last_sync_message=result.summary()

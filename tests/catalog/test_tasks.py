@@ -13,21 +13,13 @@ from tests.factories import ProviderFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def eager(settings):
-    # The fan-out's per-provider tasks run here, inside the test's transaction, so their effect can be seen;
-    # tests/orders/test_worker.py covers a real worker on the real broker.
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
-
-
 def test_beat_schedules_every_periodic_job_and_each_is_a_registered_task():
     celery_app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
     assert scheduled == {
         "catalog.tasks.sync_catalogs",
         "catalog.tasks.check_provider_balances",
+        "catalog.tasks.check_failing_providers",
         "orders.tasks.poll_orders",
         "orders.tasks.send_refills_and_cancels",
         "orders.tasks.poll_refills",
@@ -35,6 +27,7 @@ def test_beat_schedules_every_periodic_job_and_each_is_a_registered_task():
         "orders.tasks.refresh_average_times",
         "billing.tasks.check_ledger",
         "billing.tasks.check_open_payments",
+        "backoffice.tasks.send_unsent_alerts",
     }
     assert scheduled <= set(celery_app.tasks)
 
