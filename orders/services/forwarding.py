@@ -11,6 +11,7 @@ from django.utils.translation import gettext_noop
 
 from catalog.clients import provider_client
 from orders.models import Order
+from orders.services.alerts import order_unknown_over, orders_unknown_alert
 from orders.services.lifecycle import SUBMISSION_MOVES, move_check, order_close, sources
 from upstream.client import Ambiguous, NotSent, Rejected
 from upstream.service_types import kind_of
@@ -86,7 +87,8 @@ def order_forward(*, order_id: int) -> str:
         return Submission.QUEUED
     except Ambiguous as exc:
         # It may exist upstream: never resent automatically; an operator resolves it.
-        _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message)
+        if _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message):
+            orders_unknown_alert(order_ids=[order_id])
         logger.error("order %s: ambiguous add, needs an operator: %s", order_id, exc.message)
         return Submission.UNKNOWN
     except Rejected as exc:
@@ -113,15 +115,17 @@ def _record_sent(order: Order, upstream_id: int, now: datetime) -> str:
                 pk=order.pk, submission=Submission.UNKNOWN, upstream_id__isnull=True, attempts=order.attempts
             ).exclude(status__in=Order.FINAL)
             if late.update(submission_changed_at=now, **sent):
+                order_unknown_over(order_id=order.pk)
                 return Submission.SENT
     except IntegrityError:
         pass  # another order already holds this upstream id
     message = f"Placed upstream as order {upstream_id}, but that could not be recorded here: check it."
     # Whatever state a later attempt left it in (even refused for good and refunded), but sent: operators must know.
     unrecorded = [*sources(SUBMISSION_MOVES, Submission.UNKNOWN), Submission.UNKNOWN]
-    Order.objects.filter(pk=order.pk, submission__in=unrecorded).update(
+    if Order.objects.filter(pk=order.pk, submission__in=unrecorded).update(
         submission=Submission.UNKNOWN, submission_changed_at=now, last_error=message
-    )
+    ):
+        orders_unknown_alert(order_ids=[order.pk])
     logger.error("order %s: %s", order.pk, message)
     return Submission.UNKNOWN
 
@@ -146,8 +150,14 @@ def orders_sweep() -> int:
     Lost queue messages need no sweep of their own: `forward_due` finds QUEUED and HELD orders by their state.
     """
     limit = timezone.now() - timedelta(seconds=settings.ORDER_SENDING_LIMIT)
-    return Order.objects.filter(submission=Submission.SENDING, submission_changed_at__lt=limit).update(
-        submission=Submission.UNKNOWN,
-        submission_changed_at=timezone.now(),
-        last_error="The worker stopped while sending: it may exist upstream.",
-    )
+    stuck = Order.objects.filter(submission=Submission.SENDING, submission_changed_at__lt=limit)
+    with transaction.atomic():
+        # Locked, so that a worker's late outcome waits and then finds the order UNKNOWN (see _record_sent).
+        ids = list(stuck.select_for_update().values_list("pk", flat=True))
+        Order.objects.filter(pk__in=ids).update(
+            submission=Submission.UNKNOWN,
+            submission_changed_at=timezone.now(),
+            last_error="The worker stopped while sending: it may exist upstream.",
+        )
+        orders_unknown_alert(order_ids=ids)
+    return len(ids)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from orders.models import Order
+from orders.services.alerts import order_unknown_over
 from orders.services.lifecycle import SUBMISSION_MOVES, order_close, sources
 from orders.validation import OrderError
 
@@ -32,6 +33,7 @@ def order_resend(*, order_id: int) -> bool:
     if requeued:
         from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
 
+        order_unknown_over(order_id=order_id)
         transaction.on_commit(lambda: forward_order.delay(order_id))
     return requeued == 1
 
@@ -55,6 +57,7 @@ def order_link_upstream(*, order_id: int, upstream_id: int) -> None:
             order.sent_at, order.next_poll_at, order.last_error = now, now, ""
             order.save(update_fields=["submission", "submission_changed_at", "upstream_id", "sent_at", "next_poll_at",
                                       "last_error", "updated_at"])  # fmt: skip
+            order_unknown_over(order_id=order_id)
     except IntegrityError:
         raise OrderError(f"Upstream order {upstream_id} already belongs to another order.") from None
 
@@ -74,4 +77,6 @@ def order_finish(*, order_id: int, status: str, remains: int | None = None, reas
     if status == Status.PARTIAL and (remains is None or not 0 < remains <= order.quantity):
         raise OrderError(f"For Partial, give what remains undelivered (1 to {order.quantity}).")
     order_close(order=order, status=status, remains=remains, reason=reason, note=OPERATOR_NOTES[status])
+    if order.submission == Submission.UNKNOWN:
+        order_unknown_over(order_id=order_id)
     return order
