@@ -4,20 +4,38 @@ import logging
 
 from celery import shared_task
 
+from backoffice.alerts import Kind, admin_link, alert_raise, alerts_resolve
+from backoffice.models import Alert
 from billing.services import ledger_mismatches
 
 logger = logging.getLogger(__name__)
 
+LEDGER_KEY = "ledger-mismatch:"
+
 
 @shared_task
 def check_ledger() -> int:
-    """Log every wallet whose balance is not the sum of its ledger: money gone astray must be loud."""
+    """Log and alert every wallet whose balance is not the sum of its ledger: money gone astray must be loud. A
+    wallet that agrees again ends its incident."""
     mismatches = list(ledger_mismatches())
     for wallet in mismatches:
         total = wallet.total  # type: ignore[attr-defined]
         logger.error(
             "ledger mismatch: wallet of %s holds %s, its entries sum to %s", wallet.user, wallet.balance, total
         )
+        alert_raise(
+            kind=Kind.LEDGER_MISMATCH,
+            key=f"{LEDGER_KEY}{wallet.pk}",
+            subject=f"ledger mismatch: the wallet of {wallet.user} holds {wallet.balance}, its entries sum to {total}",
+            body=f"Wallet {wallet.pk} of {wallet.user} holds {wallet.balance} but its ledger entries sum to {total}. "
+            "Entries are never edited: find what moved the balance outside the ledger, then correct it with an "
+            "adjustment.",
+            url=admin_link("billing_wallet_change", wallet.pk),
+        )
+    agreeing = Alert.objects.filter(kind=Kind.LEDGER_MISMATCH, key__startswith=LEDGER_KEY).exclude(
+        key__in=[f"{LEDGER_KEY}{wallet.pk}" for wallet in mismatches]
+    )
+    alerts_resolve(alerts=agreeing)
     return len(mismatches)
 
 

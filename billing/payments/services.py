@@ -14,15 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
+from backoffice.alerts import Kind as AlertKind
+from backoffice.alerts import admin_link, alert_raise, alerts_resolve
+from backoffice.models import Alert
 from billing.models import LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
 from billing.payments import gateway_of
 from billing.payments.base import (
@@ -183,9 +186,10 @@ def report_apply(*, gateway: str, report: Report, method_id: int | None = None, 
         return Outcome.FAILED if failed else Outcome.NOTHING
     if report.event == Event.REINSTATED:
         _problem(payment, f"dispute won: {report.amount} {report.currency} reinstated by the bank")
-        _tell_operators(f"payment {payment.pk}: dispute won", f"The bank reinstated {report.amount} "
-                        f"{report.currency} of payment {payment.pk} of {payment.user}. Nothing was credited back: "
-                        "credit the wallet with an adjustment if the customer should have it.")  # fmt: skip
+        _alert(payment, f"payment-dispute-won:{payment.pk}", f"payment {payment.pk}: dispute won",
+               f"The bank reinstated {report.amount} {report.currency} of payment {payment.pk} of {payment.user}. "
+               "Nothing was credited back: credit the wallet with an adjustment if the customer should have "
+               "it.")  # fmt: skip
         return Outcome.NOTHING
     if report.event in (Event.REFUNDED, Event.DISPUTED):
         if report.amount is None or report.amount <= 0 or report.currency.upper() != payment.currency:
@@ -198,9 +202,10 @@ def report_apply(*, gateway: str, report: Report, method_id: int | None = None, 
             payment.refresh_from_db()
         if payment.state not in Payment.CREDITED:
             _problem(payment, f"{report.event} before it was credited: nothing to take back, check it at the gateway")
-            _tell_operators(f"payment {payment.pk}: {report.event} before it was credited",
-                            f"{payment.gateway} reported a {report.event} of {report.amount} {report.currency} for "
-                            f"payment {payment.pk} of {payment.user}, which was never credited here.")  # fmt: skip
+            _alert(payment, f"payment-{report.event}-uncredited:{payment.pk}",
+                   f"payment {payment.pk}: {report.event} before it was credited",
+                   f"{payment.gateway} reported a {report.event} of {report.amount} {report.currency} for payment "
+                   f"{payment.pk} of {payment.user}, which was never credited here.")  # fmt: skip
             return Outcome.NOTHING
         kind = PaymentReversal.Kind.REFUND if report.event == Event.REFUNDED else PaymentReversal.Kind.DISPUTE
         reversal = payment_reverse(
@@ -308,12 +313,15 @@ def _wallet_value(payment: Payment, paid_back: Decimal) -> Decimal:
     return min(share.quantize(AMOUNT_QUANTUM, rounding=ROUND_CEILING), credited - payment.reversed_amount)
 
 
-def _tell_operators(subject: str, body: str) -> None:
+def _alert(payment: Payment, key: str, subject: str, body: str, url: str = "") -> None:
+    """Tell operators once per incident (a webhook delivered again raises nothing new)."""
     logger.error("%s: %s", subject, body)
-    if settings.OPERATOR_EMAILS:
-        transaction.on_commit(
-            lambda: send_mail(f"[panel] {subject}", body, None, settings.OPERATOR_EMAILS, fail_silently=True)
-        )
+    url = url or admin_link("billing_payment_change", payment.pk)
+    alert_raise(kind=AlertKind.PAYMENT_DISPUTE, key=key, subject=subject, body=body, url=url)
+
+
+def _reversal_key(reversal_id: int) -> str:
+    return f"payment-reversal:{reversal_id}"
 
 
 @transaction.atomic
@@ -353,15 +361,21 @@ def payment_reverse(
     )  # fmt: skip
     what = "disputed" if kind == PaymentReversal.Kind.DISPUTE else "refunded"
     if owed > 0:
-        _tell_operators(
+        debts = admin_link(
+            "billing_paymentreversal_changelist", query=urlencode({"debt": "open", "q": payment.user.username})
+        )
+        _alert(
+            payment, _reversal_key(reversal.pk),
             f"payment {payment.pk} {what}: {payment.user} owes {owed}",
             f"Payment {payment.pk} of {payment.user} was {what} ({amount} {payment.currency}). The wallet held "
             f"{taken} of the {value} to take back: {owed} {settings.PANEL_CURRENCY} is owed, and the customer can "
             "place no order until an operator settles it (Billing > Payment reversals).",
-        )
+            debts,
+        )  # fmt: skip
     elif kind == PaymentReversal.Kind.DISPUTE:
-        _tell_operators(f"payment {payment.pk} disputed", f"Payment {payment.pk} of {payment.user} was disputed: "
-                        f"{taken} {settings.PANEL_CURRENCY} was taken back from the wallet.")  # fmt: skip
+        _alert(payment, _reversal_key(reversal.pk), f"payment {payment.pk} disputed",
+               f"Payment {payment.pk} of {payment.user} was disputed: {taken} {settings.PANEL_CURRENCY} was taken back "
+               "from the wallet.")  # fmt: skip
     return reversal
 
 
@@ -436,6 +450,7 @@ def debt_collect(*, user: User, actor: User) -> Decimal:
         )
     if collected:
         Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") - collected)
+    _debts_settled(user)
     return collected
 
 
@@ -453,4 +468,12 @@ def debt_write_off(*, user: User, actor: User, note: str) -> Decimal:
         )
     if forgiven:
         Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") - forgiven)
+    _debts_settled(user)
     return forgiven
+
+
+def _debts_settled(user: User) -> None:
+    """Reversals whose debt is settled: their incidents are over."""
+    settled = PaymentReversal.objects.filter(payment__user=user, owed__gt=0, settled_at__isnull=False)
+    keys = [_reversal_key(pk) for pk in settled.values_list("pk", flat=True)]
+    alerts_resolve(alerts=Alert.objects.filter(key__in=keys))

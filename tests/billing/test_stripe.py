@@ -446,7 +446,7 @@ def test_a_secret_of_one_stripe_account_never_vouches_for_another_accounts_payme
 
 
 def test_an_inquiry_takes_nothing_a_dispute_takes_once_and_a_won_one_is_told_to_operators(
-    alice, card, localstripe, settings, mailoutbox, django_capture_on_commit_callbacks
+    alice, card, localstripe, settings, mailoutbox, django_capture_on_commit_callbacks, eager
 ):
     settings.OPERATOR_EMAILS = ["ops@example.com"]
     payment = _paid(localstripe, alice, card)
