@@ -13,6 +13,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts.models import User
+from backoffice.models import Alert
 from billing.models import DepositRequest
 from billing.services import wallet_debit
 from catalog.models import Service
@@ -84,6 +85,7 @@ def rows(services, alice, bob) -> None:
     DepositRequestFactory.create(user=bob, amount=Decimal(25))
     AccessAttemptFactory.create()
     PaymentReversalFactory.create(payment__user=bob)  # a credited payment, refunded
+    Alert.objects.create(kind=Alert.Kind.LEDGER_MISMATCH, key="ledger-mismatch:0", subject="an open alert")
 
 
 def test_every_admin_action_declares_its_permissions():
