@@ -6,13 +6,13 @@ never created, so a condition seen on every poll cycle is told once; resolving i
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -40,22 +40,37 @@ def admin_link(name: str, *args: object, query: str = "") -> str:
     return f"{settings.PANEL_BASE_URL}{path}"
 
 
-def alert_raise(*, kind: str, key: str, subject: str, body: str, url: str) -> Alert | None:
-    """Record the incident `key` and send it to operators after commit; None when its alert is already open.
+def alert_raise(*, kind: str, key: str, subject: str, body: str, url: str) -> bool:
+    """Record the incident `key` and send it to operators after commit; False when its alert is already open."""
+    return bool(alerts_raise(alerts=[Alert(kind=kind, key=key, subject=subject, body=body, url=url)]))
 
-    Safe inside a caller's transaction: a duplicate rolls back only its own savepoint, and nothing is sent (no
-    network I/O) before the caller commits.
+
+def alerts_raise(*, alerts: Iterable[Alert]) -> int:
+    """Record these incidents (unsaved alerts) but those already open, and send them after commit, in a few
+    queries however many there are (a sync may disable hundreds of services); returns how many were new.
+
+    Safe inside a caller's transaction: the insert skips an alert opened meanwhile by another (the one-open-per-key
+    constraint decides), and nothing is sent (no network I/O) before the caller commits.
     """
-    if Alert.objects.filter(key=key, resolved_at__isnull=True).exists():
-        return None
-    try:
-        with transaction.atomic():
-            alert = Alert.objects.create(kind=kind, key=key[:200], subject=subject[:300], body=body, url=url[:500])
-    except IntegrityError:
-        return None  # raised at the same moment elsewhere: that one is sent
-    logger.warning("alert %s: %s", key, subject)
-    _send_on_commit(alert.pk)
-    return alert
+    wanted = {alert.key[:200]: alert for alert in alerts}
+    if not wanted:
+        return 0
+    already = set(Alert.objects.filter(key__in=wanted, resolved_at__isnull=True).values_list("key", flat=True))
+    fresh = [alert for key, alert in wanted.items() if key not in already]
+    for alert in fresh:
+        # One line: a subject is a mail header, and it may quote an upstream's text (a service name).
+        alert.key, alert.subject, alert.url = alert.key[:200], " ".join(alert.subject.split())[:300], alert.url[:500]
+        logger.warning("alert %s: %s", alert.key, alert.subject)
+    Alert.objects.bulk_create(fresh, ignore_conflicts=True)
+    # Ours, or the same incident raised at this moment elsewhere: sending is idempotent, so both may ask.
+    ids = list(
+        Alert.objects.filter(key__in=[alert.key for alert in fresh], resolved_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        _send_on_commit(ids)
+    return len(fresh)
 
 
 def alert_resolve(*, key: str) -> int:
@@ -67,11 +82,15 @@ def alerts_resolve(*, alerts: "QuerySet[Alert]") -> int:
     return alerts.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
 
 
-def _send_on_commit(alert_id: int) -> None:
+def _send_on_commit(alert_ids: list[int]) -> None:
     from backoffice.tasks import send_alert  # the tasks module imports this one: bound at call time
 
+    def enqueue() -> None:
+        for alert_id in alert_ids:
+            send_alert.delay(alert_id)
+
     # robust: a broker that is down must not break the caller, which has committed; the sweep sends it later.
-    transaction.on_commit(lambda: send_alert.delay(alert_id), robust=True)
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _telegram_configured() -> bool:

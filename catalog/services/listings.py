@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from backoffice.alerts import Kind, admin_link, alert_raise, alerts_resolve
+from backoffice.alerts import Kind, admin_link, alerts_raise, alerts_resolve
 from backoffice.models import Alert
 from catalog.models import Category, Service
 from catalog.pricing import SaleProblem, sale_problem
@@ -48,17 +48,21 @@ def _disabled_key(service_id: int) -> str:
 
 def services_disabled_alert(*, services: Iterable[Service]) -> None:
     """Tell operators of each service a sync stopped selling (their providers loaded), once until it sells again."""
+    alerts = []
     for service in services:
         why = DISABLED_BECAUSE.get(Reason(service.disabled_reason), "it can no longer be sold")
-        alert_raise(
-            kind=Kind.SERVICE_DISABLED,
-            key=_disabled_key(service.pk),
-            subject=f"service {service.pk} ({service.name[:100]}) disabled: {why}",
-            body=f"The catalog sync of {service.provider.name} stopped selling service {service.pk}, "
-            f"{service.name}, upstream id {service.upstream_id}: {why}. Raise its fixed price, or enable it again "
-            "when it can be sold.",
-            url=admin_link("catalog_service_change", service.pk),
+        alerts.append(
+            Alert(
+                kind=Kind.SERVICE_DISABLED,
+                key=_disabled_key(service.pk),
+                subject=f"service {service.pk} ({service.name[:100]}) disabled: {why}",
+                body=f"The catalog sync of {service.provider.name} stopped selling service {service.pk}, "
+                f"{service.name}, upstream id {service.upstream_id}: {why}. Raise its fixed price, or enable it "
+                "again when it can be sold.",
+                url=admin_link("catalog_service_change", service.pk),
+            )
         )
+    alerts_raise(alerts=alerts)
 
 
 def services_enabled(*, services: Iterable[Service]) -> None:

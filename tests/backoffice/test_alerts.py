@@ -326,3 +326,17 @@ def test_money_owed_after_a_dispute_alerts_once_and_settling_the_debt_resolves_i
     assert debts in mail.body and debts in telegram.messages[0].text
     debt_write_off(user=payment.user, actor=admin_user, note="paid by bank transfer")
     assert Alert.objects.get().resolved_at is not None
+
+
+def test_a_service_name_with_a_line_break_still_makes_a_one_line_subject(
+    ops, provider, services, simulator, mailoutbox, django_capture_on_commit_callbacks
+):
+    Service.objects.filter(pk=services[2].pk).update(name="Evil\r\nBcc: victim@example.com")
+    simulator.catalog = [s for s in simulator.catalog if s.id != 2]
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog_sync(provider=provider)
+    (mail,) = mailoutbox
+    assert (
+        mail.subject == f"[panel] service {services[2].pk} (Evil Bcc: victim@example.com) disabled: it vanished "
+        "from the provider's catalog"
+    )
