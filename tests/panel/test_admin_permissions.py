@@ -18,6 +18,7 @@ from billing.services import wallet_debit
 from catalog.models import Service
 from tests.factories import (
     AccessAttemptFactory,
+    AuditEntryFactory,
     CancelRequestFactory,
     DepositRequestFactory,
     OrderFactory,
@@ -84,6 +85,7 @@ def rows(services, alice, bob) -> None:
     DepositRequestFactory.create(user=bob, amount=Decimal(25))
     AccessAttemptFactory.create()
     PaymentReversalFactory.create(payment__user=bob)  # a credited payment, refunded
+    AuditEntryFactory.create()
 
 
 def test_every_admin_action_declares_its_permissions():
