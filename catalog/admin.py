@@ -353,7 +353,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         if not table:
             return "—"
-        head = format_html("<tr><th>from</th><th>our rate</th><th>cost</th></tr>")
+        head = format_html("<tr><th>{}</th><th>{}</th><th>{}</th></tr>", "from", "our rate", "cost")
         return format_html("<table>{}{}</table>", head, table)
 
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
