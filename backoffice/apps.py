@@ -1,11 +1,13 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.apps.registry import Apps
 from django.db.models.signals import post_migrate
 
 
-def _roles_reapply(sender: AppConfig, using: str, apps: Apps, **kwargs: Any) -> None:
+def _roles_reapply(sender: AppConfig, using: str, apps: Apps = global_apps, **kwargs: Any) -> None:
+    # migrate sends the migrated state's apps; flush sends none (the models as they are).
     from backoffice.roles import roles_apply
 
     roles_apply(apps=apps, using=using)
