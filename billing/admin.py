@@ -29,7 +29,7 @@ from billing.services import (
     wallet_credit,
     wallet_debit,
 )
-from panel.admin import ReadOnlyAdmin, action_confirmation
+from panel.admin import CsvExportAdmin, ReadOnlyAdmin, action_confirmation
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
 
@@ -111,7 +111,13 @@ class WalletAdmin(ReadOnlyAdmin[Wallet]):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin[LedgerEntry]):
+class LedgerEntryAdmin(CsvExportAdmin[LedgerEntry], ReadOnlyAdmin[LedgerEntry]):
+    csv_name = "ledger"
+    csv_columns = [
+        ("id", "id"), ("created", "created_at"), ("customer", "wallet.user.username"), ("kind", "kind"),
+        ("amount", "amount"), ("balance after", "balance_after"), ("order", "order_id"), ("payment", "payment_id"),
+        ("actor", "actor.username"), ("note", "note"),
+    ]  # fmt: skip
     list_display = ["id", "created_at", "user", "kind", "amount", "balance_after", "order_link", "actor", "note"]
     list_filter = ["kind", "created_at"]
     list_select_related = ["wallet__user", "order", "actor"]
@@ -316,7 +322,13 @@ def _payment_row(payment: Payment) -> list[object]:
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin[Payment]):
+class PaymentAdmin(CsvExportAdmin[Payment], ReadOnlyAdmin[Payment]):
+    csv_name = "payments"
+    csv_columns = [
+        ("id", "id"), ("created", "created_at"), ("customer", "user.username"), ("method", "method.name"),
+        ("gateway", "gateway"), ("amount", "amount"), ("fee", "fee"), ("bonus", "bonus"), ("currency", "currency"),
+        ("state", "state"), ("reference", "reference"), ("succeeded", "succeeded_at"),
+    ]  # fmt: skip
     list_display = [
         "id", "created_at", "user", "method", "amount", "fee", "bonus", "currency", "state", "reference",
         "succeeded_at", "problem",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
+from backoffice.audit import audit_record
 from billing.models import (
     REFERENCE_KEY_MAX_LENGTH,
     REFERENCE_MAX_LENGTH,
@@ -128,13 +129,26 @@ def payment_post(*, payment: "Payment", kind: str, amount: Decimal, actor: User 
     return _post(user=payment.user, kind=kind, amount=amount, payment=payment, actor=actor)
 
 
+def _audit_adjustment(entry: LedgerEntry) -> None:
+    audit_record(
+        actor=entry.actor, action="wallet.credit" if entry.amount > 0 else "wallet.debit", target=entry.wallet,
+        before={"balance": entry.balance_after - entry.amount},
+        after={"balance": entry.balance_after, "entry": entry.pk},
+        note=entry.note,
+    )  # fmt: skip
+
+
 def wallet_credit(
     *, user: User, amount: Decimal, kind: str = Kind.DEPOSIT, actor: User | None = None, note: str = ""
 ) -> LedgerEntry:
     """Money in: a deposit, or an admin's adjustment."""
     if kind not in (Kind.DEPOSIT, Kind.ADJUSTMENT):
         raise ValueError(f"a credit is a deposit or an adjustment, not {kind}")
-    return _post(user=user, kind=kind, amount=_checked(amount), actor=actor, note=note)
+    with transaction.atomic():
+        entry = _post(user=user, kind=kind, amount=_checked(amount), actor=actor, note=note)
+        if kind == Kind.ADJUSTMENT:
+            _audit_adjustment(entry)
+    return entry
 
 
 def wallet_debit(
@@ -149,7 +163,11 @@ def wallet_debit(
     """Money out: an order's charge, or an admin's adjustment. Raises InsufficientFunds, changing nothing."""
     if kind not in (Kind.CHARGE, Kind.ADJUSTMENT):
         raise ValueError(f"a debit is a charge or an adjustment, not {kind}")
-    return _post(user=user, kind=kind, amount=-_checked(amount), order=order, actor=actor, note=note)
+    with transaction.atomic():
+        entry = _post(user=user, kind=kind, amount=-_checked(amount), order=order, actor=actor, note=note)
+        if kind == Kind.ADJUSTMENT:
+            _audit_adjustment(entry)
+    return entry
 
 
 def refund_issue(*, order: "Order", amount: Decimal, note: str = "") -> LedgerEntry | None:
@@ -318,12 +336,24 @@ def deposit_approve(*, deposit_id: int, actor: User) -> bool:
     deposit.decided_by = actor
     deposit.decided_at = timezone.now()
     deposit.save(update_fields=["entry", "status", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor, action="deposit.approve", target=deposit, before={"status": DepositRequest.Status.PENDING},
+        after={"status": deposit.status, "amount": deposit.amount, "entry": deposit.entry.pk},
+    )  # fmt: skip
     return True
 
 
+@transaction.atomic
 def deposit_reject(*, deposit_id: int, actor: User, note: str) -> bool:
     """Refuse a pending deposit request with a note the customer sees; a decided one stays as it is."""
+    note = note.strip()[:500]
     rejected = DepositRequest.objects.filter(pk=deposit_id, status=DepositRequest.Status.PENDING).update(
-        status=DepositRequest.Status.REJECTED, note=note.strip()[:500], decided_by=actor, decided_at=timezone.now()
+        status=DepositRequest.Status.REJECTED, note=note, decided_by=actor, decided_at=timezone.now()
     )
+    if rejected:
+        audit_record(
+            actor=actor, action="deposit.reject", target=DepositRequest.objects.get(pk=deposit_id),
+            before={"status": DepositRequest.Status.PENDING}, after={"status": DepositRequest.Status.REJECTED},
+            note=note,
+        )  # fmt: skip
     return rejected == 1

@@ -9,7 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import linebreaksbr
+from django.utils.html import format_html, format_html_join
 
+from accounts.http import signed_in
+from accounts.models import User
 from catalog.models import Category, Provider, Service
 from catalog.services.listings import (
     ADMIN_FIELDS,
@@ -57,6 +60,9 @@ class ProviderForm(forms.ModelForm[Provider]):
             "low_balance_threshold",
         ]  # fmt: skip
 
+    # Who saves it, for the audit trail: ProviderAdmin.get_form sets it from the request.
+    actor: User | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # A blank key means "keep the current one", so only a typed key counts as a change.
@@ -84,9 +90,12 @@ class ProviderForm(forms.ModelForm[Provider]):
             return
         try:
             if self.instance.pk is None:
-                self.instance = provider_create(**{name: self.cleaned_data[name] for name in self.Meta.fields})
+                fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
+                self.instance = provider_create(**fields, actor=self.actor)
             else:
-                self.disabled_below_cost = provider_update(provider=self.instance, fields=self.changed_data)
+                self.disabled_below_cost = provider_update(
+                    provider=self.instance, fields=self.changed_data, actor=self.actor
+                )
         except ProviderError as exc:
             self.add_error(None, exc.message)
         except ValidationError as exc:
@@ -118,6 +127,10 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
         return super().get_queryset(request).annotate(service_total=Count("services"))
+
+    def get_form(self, request: Any, obj: Provider | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": signed_in(request)})
 
     def get_fieldsets(self, request: HttpRequest, obj: Provider | None = None) -> Any:
         main_fields = ["name", "api_url", "api_key", "currency", "exchange_rate", "markup_percent"]
@@ -194,7 +207,7 @@ class CategoryAdmin(admin.ModelAdmin[Category]):
         return getattr(obj, "service_total", 0)
 
     def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
-        _report_disabled(request, category_save(category=obj, fields=form.changed_data))
+        _report_disabled(request, category_save(category=obj, fields=form.changed_data, actor=signed_in(request)))
 
 
 class MarkupForm(forms.Form):
@@ -209,6 +222,8 @@ class MarkupForm(forms.Form):
 
 
 SERVICE_COLUMNS = ["Id", "Name", "Markup %", "Fixed rate"]
+# The service page shows this many of its latest prices (price_on reads the whole history).
+PRICE_HISTORY_SHOWN = 20
 
 
 def _service_row(service: Service) -> list[object]:
@@ -277,11 +292,13 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         "upstream_extra",
         "created_at",
         "updated_at",
+        "price_history",
     ]
     fieldsets = [
         (None, {"fields": ["name", "category", "description", "is_active", "disabled_reason"]}),
         ("Orders", {"fields": ["refill_days", "deny_duplicates"]}),
         ("Price", {"fields": ["markup_percent", "fixed_rate", "upstream_price", "cost", "rate", "margin"]}),
+        ("Price history", {"fields": ["price_history"], "classes": ["collapse"]}),
         (
             "Upstream",
             {
@@ -331,8 +348,17 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         margin = obj.price().margin_percent
         return "—" if margin is None else f"{margin}%"
 
+    @admin.display(description=f"last {PRICE_HISTORY_SHOWN} prices")
+    def price_history(self, obj: Service) -> str:
+        rows = ((f"{p.valid_from:%Y-%m-%d %H:%M}", p.rate, p.cost) for p in obj.prices.all()[:PRICE_HISTORY_SHOWN])
+        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        if not table:
+            return "—"
+        head = format_html("<tr><th>{}</th><th>{}</th><th>{}</th></tr>", "from", "our rate", "cost")
+        return format_html("<table>{}{}</table>", head, table)
+
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
-        service_save(service=obj, fields=form.changed_data)
+        service_save(service=obj, fields=form.changed_data, actor=signed_in(request))
 
     @admin.action(description="Enable selected services", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
@@ -351,7 +377,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         form = MarkupForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             markup = form.cleaned_data["markup_percent"]
-            disabled = services_set_markup(services=queryset, markup_percent=markup)
+            disabled = services_set_markup(services=queryset, markup_percent=markup, actor=signed_in(request))
             shown = "inherited" if markup is None else f"{markup}%"
             messages.success(request, f"Markup of {queryset.count()} service(s) set to {shown}.")
             _report_disabled(request, disabled)

@@ -4,15 +4,17 @@ The API's `services`, the services page, the new-order page and placement all re
 computes a customer's rate.
 """
 
+import datetime
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.utils import timezone
 
 from accounts.models import User
-from catalog.models import Service
+from catalog.models import Service, ServicePrice
 from catalog.pricing import discounted_rate
 from upstream.service_types import service_type
 
@@ -91,3 +93,11 @@ def customer_service(*, user: User, service_id: int) -> CustomerService | None:
         return None
     cost = service.price().cost
     return CustomerService(service=service, rate=_customer_rate(service.rate, cost, user), cost=cost)
+
+
+def price_on(service: Service, day: datetime.date) -> tuple[Decimal, Decimal] | None:
+    """(rate, cost) per 1000 of the service on that day (in the current time zone): the last price set by the day's
+    end, so a day's figures use the price it ended with. None before the service's first recorded price."""
+    end = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+    price = ServicePrice.objects.filter(service=service, valid_from__lt=end).order_by("-valid_from").first()
+    return None if price is None else (price.rate, price.cost)

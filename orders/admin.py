@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from accounts.http import signed_in
 from billing.models import LedgerEntry
 from orders.models import CancelRequest, Order, Refill
 from orders.services.operators import order_finish, order_link_upstream, order_resend
 from orders.validation import OrderError
-from panel.admin import ReadOnlyAdmin, action_confirmation
+from panel.admin import CsvExportAdmin, ReadOnlyAdmin, action_confirmation
 
 Status = Order.Status
 _F = TypeVar("_F", Refill, CancelRequest)
@@ -65,7 +66,14 @@ class PartialForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin[Order]):
+class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
+    csv_name = "orders"
+    csv_columns = [
+        ("id", "id"), ("created", "created_at"), ("customer", "user.username"), ("service id", "service_id"),
+        ("service", "service.name"), ("provider", "provider.name"), ("status", "status"),
+        ("submission", "submission"), ("link", "link"), ("quantity", "quantity"), ("remains", "remains"),
+        ("charge", "charge"), ("cost", "cost"), ("upstream id", "upstream_id"), ("completed", "completed_at"),
+    ]  # fmt: skip
     list_display = [
         "id",
         "created_at",
@@ -148,7 +156,7 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
     ) -> None:
         for order in orders:
             try:
-                order_finish(order_id=order.pk, status=status, remains=remains, reason=reason)
+                order_finish(order_id=order.pk, status=status, actor=signed_in(request), remains=remains, reason=reason)
             except OrderError as exc:
                 messages.error(request, exc.message)
                 continue
@@ -169,7 +177,7 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
                 columns=ORDER_COLUMNS, row=_order_row, warning=RESEND_WARNING,
             )  # fmt: skip
         for order in orders:
-            if order_resend(order_id=order.pk):
+            if order_resend(order_id=order.pk, actor=signed_in(request)):
                 messages.success(request, f"Order {order.pk} is queued to be sent again.")
             else:
                 messages.error(
@@ -193,7 +201,7 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
             )  # fmt: skip
         upstream_id = form.cleaned_data["upstream_id"]
         try:
-            order_link_upstream(order_id=order.pk, upstream_id=upstream_id)
+            order_link_upstream(order_id=order.pk, upstream_id=upstream_id, actor=signed_in(request))
         except OrderError as exc:
             messages.error(request, exc.message)
             return None

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from factory.django import DjangoModelFactory
 
 from accounts.models import ApiKey, User
+from backoffice.models import AuditEntry
 from billing.models import (
     DepositRequest,
     LedgerEntry,
@@ -22,7 +23,7 @@ from billing.models import (
     Wallet,
     reference_key,
 )
-from catalog.models import Category, Provider, Service
+from catalog.models import Category, Provider, Service, ServicePrice
 from orders.models import CancelRequest, IdempotencyKey, Order, Refill
 
 
@@ -310,3 +311,30 @@ class PaymentReversalFactory(DjangoModelFactory[PaymentReversal]):
         if reversal is None:
             raise ValueError(f"nothing to reverse on {payment}")
         return reversal
+
+
+class ServicePriceFactory(DjangoModelFactory[ServicePrice]):
+    """A service's price from a moment on (what catalog.services.listings records when a price changes)."""
+
+    class Meta:
+        model = ServicePrice
+
+    service = factory.SubFactory(ServiceFactory)
+    rate = Decimal("1.500000")
+    cost = Decimal("1.000000")
+    valid_from = factory.LazyFunction(timezone.now)
+
+
+class AuditEntryFactory(DjangoModelFactory[AuditEntry]):
+    """A staff action in the audit trail, as backoffice.audit.audit_record writes it (a markup change)."""
+
+    class Meta:
+        model = AuditEntry
+
+    actor = factory.SubFactory(UserFactory, is_staff=True)
+    action = "service.price"
+    target_type = "catalog.service"
+    target_id = factory.Sequence(str)
+    target_repr = factory.LazyAttribute(lambda entry: f"Service {entry.target_id}")
+    before = factory.LazyFunction(lambda: {"markup_percent": None, "rate": "1.500000"})
+    after = factory.LazyFunction(lambda: {"markup_percent": "100.00", "rate": "2.000000"})

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from backoffice.alerts import Kind as AlertKind
 from backoffice.alerts import admin_link, alert_raise, alerts_resolve
+from backoffice.audit import audit_record
 from backoffice.models import Alert
 from billing.models import LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
 from billing.payments import gateway_of
@@ -345,6 +346,12 @@ def payment_reverse(
         if actor is not None and existing.actor_id is None:
             # The gateway's notification of our own refund came first: record who asked for it.
             PaymentReversal.objects.filter(pk=existing.pk).update(actor=actor)
+            audit_record(
+                actor=actor, action="payment.refund", target=payment, before={},
+                after={"reversal": existing.pk, "amount": existing.amount, "taken": existing.taken,
+                       "owed": existing.owed},
+                note="The gateway's notification had taken the money back already.",
+            )  # fmt: skip
         return None
     value = max(_wallet_value(payment, amount), Decimal(0))
     wallet = wallet_lock(user=payment.user)
@@ -359,6 +366,15 @@ def payment_reverse(
         payment=payment, kind=kind, reference=reference[:255], amount=amount, taken=taken, owed=owed, entry=entry,
         actor=actor,
     )  # fmt: skip
+    if actor is not None:
+        audit_record(
+            actor=actor, action="payment.refund", target=payment,
+            before={"state": payment.state, "reversed_amount": payment.reversed_amount, "balance": wallet.balance,
+                    "debt": wallet.debt},
+            after={"state": state, "reversed_amount": payment.reversed_amount + value,
+                   "balance": wallet.balance - taken, "debt": wallet.debt + owed, "reversal": reversal.pk,
+                   "amount": amount},
+        )  # fmt: skip
     what = "disputed" if kind == PaymentReversal.Kind.DISPUTE else "refunded"
     if owed > 0:
         debts = admin_link(
@@ -411,6 +427,11 @@ def payment_refund(*, payment_id: int, amount: Decimal | None, actor: User) -> P
         # Under way at the gateway: its notification that the refund succeeded takes the money from the wallet.
         logger.info("payment %s: refund %s of %s pending at %s", payment.pk, refunded.reference, amount,
                     payment.gateway)  # fmt: skip
+        audit_record(
+            actor=actor, action="payment.refund_requested", target=payment, before={"state": payment.state},
+            after={"state": payment.state, "amount": amount, "reference": refunded.reference},
+            note="Under way at the gateway: the wallet is debited when it confirms.",
+        )  # fmt: skip
         return None
     return payment_reverse(
         payment_id=payment.pk, kind=PaymentReversal.Kind.REFUND, reference=refunded.reference, amount=amount,
@@ -450,6 +471,10 @@ def debt_collect(*, user: User, actor: User) -> Decimal:
         )
     if collected:
         Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") - collected)
+        audit_record(
+            actor=actor, action="debt.collect", target=wallet, before={"balance": wallet.balance, "debt": wallet.debt},
+            after={"balance": wallet.balance - collected, "debt": wallet.debt - collected},
+        )  # fmt: skip
     _debts_settled(user)
     return collected
 
@@ -468,6 +493,10 @@ def debt_write_off(*, user: User, actor: User, note: str) -> Decimal:
         )
     if forgiven:
         Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") - forgiven)
+        audit_record(
+            actor=actor, action="debt.write_off", target=wallet, before={"debt": wallet.debt},
+            after={"debt": wallet.debt - forgiven}, note=note.strip(),
+        )  # fmt: skip
     _debts_settled(user)
     return forgiven
 

@@ -5,13 +5,15 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from accounts.models import User
 from backoffice.alerts import Kind, admin_link, alerts_raise, alerts_resolve
-from backoffice.models import Alert
-from catalog.models import Category, Service
-from catalog.pricing import SaleProblem, sale_problem
+from backoffice.audit import audit_entry, audit_record, changed, values_of
+from backoffice.models import Alert, AuditEntry
+from catalog.models import Category, Service, ServicePrice
+from catalog.pricing import MAX_RATE, SaleProblem, sale_problem
 from catalog.selectors import catalog_changed
 from panel.db import bulk_update_rows
 
@@ -23,6 +25,10 @@ DISABLED_BECAUSE = {
     Reason.BELOW_COST: "its cost rose above its fixed price",
     Reason.NO_PRICE: "the provider gives it no usable price",
 }
+# What a staff member's price change is audited with: the price set, and what it did to the sale.
+AUDITED_PRICE = ("markup_percent", "fixed_rate", "rate", "is_active", "disabled_reason")
+# The last price in the service's history, read with the row lock: a price change is one compared with it.
+RECORDED_RATE, RECORDED_COST = "recorded_rate", "recorded_cost"
 # What an admin edits; everything else about a service comes from upstream.
 ADMIN_FIELDS = (
     "name",
@@ -77,24 +83,49 @@ def services_locked(services: "QuerySet[Service]") -> list[Service]:
 
     Sync, repricing and admin edits all lock before they read, so none writes back what another changed.
     """
-    return list(services.select_related("category", "provider").select_for_update(of=("self",)).order_by("pk"))
+    history = ServicePrice.objects.filter(service=OuterRef("pk")).order_by("-valid_from")
+    return list(
+        services.select_related("category", "provider")
+        .annotate(**{RECORDED_RATE: Subquery(history.values("rate")[:1]),
+                     RECORDED_COST: Subquery(history.values("cost")[:1])})
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )  # fmt: skip
 
 
-def apply_price(service: Service) -> None:
-    """Set the service's rate; fail closed when it has no usable price, sells below cost or vanished."""
-    price = service.price()
-    problem = sale_problem(price=price, missing_upstream=service.missing_upstream)
+def _set_rate(service: Service, problem: SaleProblem | None, rate: Decimal) -> None:
     if problem == SaleProblem.NO_PRICE:
         service.rate = Decimal(0)
         _disable(service, Reason.NO_PRICE)
         return
-    service.rate = price.rate
+    service.rate = rate
     if not service.is_active:
         return
     if problem is None:
         service.disabled_reason = Reason.NONE
     else:
         _disable(service, Reason(problem.value))
+
+
+def apply_price(service: Service) -> ServicePrice | None:
+    """Set the service's rate; fail closed when it has no usable price, sells below cost or vanished.
+
+    Returns the price history's new row (unsaved: callers write them in bulk with prices_record) when the rate or
+    the cost differs from the last one recorded (read by services_locked; a new service has none), else None.
+    """
+    price = service.price()
+    _set_rate(service, sale_problem(price=price, missing_upstream=service.missing_upstream), price.rate)
+    recorded = (getattr(service, RECORDED_RATE, None), getattr(service, RECORDED_COST, None))
+    if (service.rate, price.cost) == recorded or price.cost >= MAX_RATE:
+        return None
+    setattr(service, RECORDED_RATE, service.rate)
+    setattr(service, RECORDED_COST, price.cost)
+    return ServicePrice(service=service, rate=service.rate, cost=price.cost, valid_from=timezone.now())
+
+
+def prices_record(rows: Iterable[ServicePrice | None]) -> None:
+    """Write the price history's new rows (apply_price's answers) in one query."""
+    ServicePrice.objects.bulk_create([row for row in rows if row is not None], batch_size=1000)
 
 
 def _price_state(service: Service) -> tuple[object, ...]:
@@ -104,68 +135,96 @@ def _price_state(service: Service) -> tuple[object, ...]:
 @transaction.atomic
 def services_reprice(*, services: "QuerySet[Service]") -> list[Service]:
     """Recompute the rate of these services at once; returns those this disabled for selling below cost."""
-    changed, disabled, now = [], [], timezone.now()
+    repriced, disabled, history, now = [], [], [], timezone.now()
     for service in services_locked(services):
         was_active, before = service.is_active, _price_state(service)
-        apply_price(service)
+        history.append(apply_price(service))
         if _price_state(service) != before:
             service.updated_at = now
-            changed.append(service)
+            repriced.append(service)
             if was_active and not service.is_active:
                 disabled.append(service)
-    bulk_update_rows(changed, PRICE_FIELDS)
+    bulk_update_rows(repriced, PRICE_FIELDS)
+    prices_record(history)
     transaction.on_commit(catalog_changed)
     return disabled
 
 
+def _price_audit(actor: User | None, service: Service, before: dict[str, object]) -> AuditEntry | None:
+    """The audit entry of a staff member's price change of the service (None: its price did not change)."""
+    old, new = changed(before, values_of(service, AUDITED_PRICE))
+    if not {"markup_percent", "fixed_rate", "rate"} & set(new):
+        return None
+    return audit_entry(actor=actor, action="service.price", target=service, before=old, after=new)
+
+
 @transaction.atomic
-def service_save(*, service: Service, fields: Iterable[str]) -> Service:
-    """Save an admin's edit of these fields onto the current row (a sync may have run meanwhile), repriced."""
+def service_save(*, service: Service, fields: Iterable[str], actor: User | None) -> Service:
+    """Save an admin's edit of these fields onto the current row (a sync may have run meanwhile), repriced; a price
+    change is audited with `actor` (None: the command line)."""
     edited = [name for name in fields if name in ADMIN_FIELDS]
     current = services_locked(Service.objects.filter(pk=service.pk))[0]
+    before = values_of(current, AUDITED_PRICE)
     for name in edited:
         setattr(current, name, getattr(service, name))
-    apply_price(current)
+    history = apply_price(current)
     current.save(update_fields=[*edited, *PRICE_FIELDS])
     if current.is_active:
         services_enabled(services=[current])
+    prices_record([history])
+    entry = _price_audit(actor, current, before)
+    if entry is not None:
+        entry.save()
     transaction.on_commit(catalog_changed)
     return current
 
 
 @transaction.atomic
-def category_save(*, category: Category, fields: Iterable[str]) -> list[Service]:
-    """Save an admin's edit of these fields of a category; returns its services that a new markup disabled for
-    selling below cost."""
+def category_save(*, category: Category, fields: Iterable[str], actor: User | None) -> list[Service]:
+    """Save an admin's edit of these fields of a category (a new markup audited with `actor`); returns its services
+    that a new markup disabled for selling below cost."""
     asked = set(fields)
     edited = [name for name in CATEGORY_FIELDS if name in asked]
+    stored = Category.objects.filter(pk=category.pk).values_list("markup_percent", flat=True).first()
     category.save(update_fields=None if category.pk is None else edited)
     transaction.on_commit(catalog_changed)
-    if "markup_percent" in edited:
-        return services_reprice(services=Service.objects.filter(category=category))
-    return []
+    if "markup_percent" not in edited or stored == category.markup_percent:
+        return []
+    audit_record(actor=actor, action="category.markup", target=category, before={"markup_percent": stored},
+                 after={"markup_percent": category.markup_percent})  # fmt: skip
+    return services_reprice(services=Service.objects.filter(category=category))
 
 
 @transaction.atomic
-def services_set_markup(*, services: "QuerySet[Service]", markup_percent: Decimal | None) -> list[Service]:
+def services_set_markup(
+    *, services: "QuerySet[Service]", markup_percent: Decimal | None, actor: User | None
+) -> list[Service]:
+    """Give these services one markup (None: inherit); each price it changes is audited with `actor`. Returns
+    those it disabled for selling below cost."""
+    before = {service.pk: values_of(service, AUDITED_PRICE) for service in services_locked(services)}
     services.update(markup_percent=markup_percent)
-    return services_reprice(services=services)
+    disabled = services_reprice(services=services)
+    entries = (_price_audit(actor, s, before[s.pk]) for s in Service.objects.filter(pk__in=before).order_by("pk"))
+    AuditEntry.objects.bulk_create([entry for entry in entries if entry is not None])
+    return disabled
 
 
 @transaction.atomic
 def services_enable(*, services: "QuerySet[Service]") -> tuple[int, list[Service]]:
     """Enable the services that can be sold; returns how many were enabled and those refused."""
-    enabled, refused, now = [], [], timezone.now()
+    enabled, refused, history, now = [], [], [], timezone.now()
     for service in services_locked(services.filter(is_active=False)):
         service.is_active = True
-        apply_price(service)
+        price_change = apply_price(service)
         if not service.is_active:
             refused.append(service)
             continue
         service.updated_at = now
         enabled.append(service)
+        history.append(price_change)
     bulk_update_rows(enabled, PRICE_FIELDS)
     services_enabled(services=enabled)
+    prices_record(history)
     transaction.on_commit(catalog_changed)
     return len(enabled), refused
 

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from backoffice.alerts import Kind, admin_link, alert_raise, alert_resolve
+from backoffice.audit import audit_record, changed, values_of
 from catalog.clients import provider_client
 from catalog.models import Provider, Service
 from catalog.selectors import catalog_changed
@@ -48,6 +50,11 @@ def _ask_balance(provider: Provider) -> Balance:
     provider.balance_currency = balance.currency[:3]
     provider.balance_checked_at = timezone.now()
     return balance
+
+
+def _audited(provider: Provider) -> dict[str, object]:
+    """What the audit trail keeps of a provider: its editable fields, the key masked (never stored in clear)."""
+    return {**values_of(provider, EDITABLE_FIELDS), "api_key": provider.masked_key}
 
 
 def provider_check(*, provider: Provider) -> Balance:
@@ -108,8 +115,10 @@ def provider_create(
     markup_percent: Decimal | None = None,
     is_active: bool = True,
     low_balance_threshold: Decimal | None = None,
+    actor: User | None,
 ) -> Provider:
-    """Save a new provider only after its API answered a balance call with this URL and key."""
+    """Save a new provider only after its API answered a balance call with this URL and key; audited with `actor`
+    (None: the command line)."""
     provider = Provider(
         name=name,
         api_url=api_url,
@@ -122,14 +131,16 @@ def provider_create(
     )
     provider.full_clean()
     _ask_balance(provider)
-    provider.save()
+    with transaction.atomic():
+        provider.save()
+        audit_record(actor=actor, action="provider.create", target=provider, before={}, after=_audited(provider))
     _balance_alert(provider)
     return provider
 
 
-def provider_update(*, provider: Provider, fields: Iterable[str]) -> list[Service]:
-    """Save an admin's edit of these fields; a new URL or key only once the provider answered with it, and a new
-    URL only with the key given again in `fields`.
+def provider_update(*, provider: Provider, fields: Iterable[str], actor: User | None) -> list[Service]:
+    """Save an admin's edit of these fields, audited with `actor`; a new URL or key only once the provider answered
+    with it, and a new URL only with the key given again in `fields`.
 
     Returns the provider's services that a new exchange rate or markup disabled for selling below cost.
     """
@@ -149,10 +160,17 @@ def provider_update(*, provider: Provider, fields: Iterable[str]) -> list[Servic
         _ask_balance(stored)
     with transaction.atomic():
         current = Provider.objects.select_for_update().get(pk=provider.pk)
+        before = _audited(current)
         saved = [*edited, *(BALANCE_FIELDS if checked else [])]
         for name in saved:
             setattr(current, name, getattr(stored, name))
         current.save(update_fields=saved)
+        old, new = changed(before, _audited(current))
+        if "api_key" in edited and "api_key" not in new:
+            # Another key that masks alike: still a change of key.
+            old["api_key"], new["api_key"] = before["api_key"], "(changed) " + current.masked_key
+        if new:
+            audit_record(actor=actor, action="provider.change", target=current, before=old, after=new)
         transaction.on_commit(catalog_changed)
         if checked or "low_balance_threshold" in edited:
             _balance_alert(current)

@@ -8,12 +8,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.clients import provider_client
-from catalog.models import Category, Provider, Service
+from catalog.models import Category, Provider, Service, ServicePrice
 from catalog.pricing import MAX_RATE
 from catalog.selectors import catalog_changed
 from catalog.services.listings import (
     Reason,
     apply_price,
+    prices_record,
     services_disabled_alert,
     services_enabled,
     services_locked,
@@ -135,8 +136,11 @@ def _snapshot(service: Service) -> tuple[object, ...]:
     return tuple(getattr(service, name) for name in SYNC_FIELDS)
 
 
-def _refresh(service: Service, info: ServiceInfo, upstream_category: Category, result: SyncResult) -> bool:
-    """Bring an existing service up to date with its upstream entry; whether anything changed."""
+def _refresh(
+    service: Service, info: ServiceInfo, upstream_category: Category, result: SyncResult, history: list[ServicePrice]
+) -> bool:
+    """Bring an existing service up to date with its upstream entry; whether anything changed. A new price goes
+    to `history`."""
     before = _snapshot(service)
     if service.category.source_name == _category_name(service.upstream_category):
         # Not moved by an admin: keep following the upstream category.
@@ -148,7 +152,9 @@ def _refresh(service: Service, info: ServiceInfo, upstream_category: Category, r
         if service.disabled_reason == Reason.MISSING_UPSTREAM:
             service.is_active, service.disabled_reason = True, Reason.NONE
     was_active = service.is_active
-    apply_price(service)
+    price_change = apply_price(service)
+    if price_change is not None:
+        history.append(price_change)
     if was_active and service.disabled_reason == Reason.BELOW_COST:
         result.disabled_below_cost.append(f"{service.name} (#{service.pk})")
     return _snapshot(service) != before
@@ -193,17 +199,19 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in existing]
         categories = _categories_for({_category_name(info.category) for info in incoming.values()})
 
-        created = []
+        created, history = [], []
         for info in new_infos:
             service = Service(provider=provider, upstream_id=info.service, name="", upstream_name="")
             service.category = categories[_category_name(info.category)]
             _copy_upstream(service, info)
-            apply_price(service)
+            history.append(apply_price(service))
             created.append(service)
         Service.objects.bulk_create(created, batch_size=1000)
         result.created = len(created)
+        prices_record(history)
 
         changed: list[Service] = []
+        repriced: list[ServicePrice] = []
         vanished_ids: list[int] = []
         disabled: list[Service] = []
         enabled: list[Service] = []
@@ -218,12 +226,13 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
                     vanished_ids.append(service.pk)
                 continue
             was_active = service.is_active
-            if _refresh(service, fresh, categories[_category_name(fresh.category)], result):
+            if _refresh(service, fresh, categories[_category_name(fresh.category)], result, repriced):
                 service.updated_at = now
                 changed.append(service)
             if was_active != service.is_active:
                 (enabled if service.is_active else disabled).append(service)
         bulk_update_rows(changed, [*SYNC_FIELDS, "updated_at"])
+        prices_record(repriced)
         result.updated, result.unchanged = len(changed), len(incoming) - len(created) - len(changed)
 
         for start in range(0, len(vanished_ids), 1000):

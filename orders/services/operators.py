@@ -7,6 +7,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from accounts.models import User
+from backoffice.audit import audit_record
+from billing.models import LedgerEntry
 from orders.models import Order
 from orders.services.alerts import order_unknown_over
 from orders.services.lifecycle import SUBMISSION_MOVES, order_close, sources
@@ -23,19 +26,28 @@ OPERATOR_NOTES: dict[str, str] = {
 RESENDABLE = [state for state in sources(SUBMISSION_MOVES, Submission.QUEUED) if state != Submission.SENDING]
 
 
-def order_resend(*, order_id: int) -> bool:
+@transaction.atomic
+def order_resend(*, order_id: int, actor: User) -> bool:
     """Put an UNKNOWN or HELD order back in the queue: the operator accepts it may be duplicated upstream."""
-    requeued = (
-        Order.objects.filter(pk=order_id, submission__in=RESENDABLE, upstream_id=None)
+    order = (
+        Order.objects.select_for_update()
+        .filter(pk=order_id, submission__in=RESENDABLE, upstream_id=None)
         .exclude(status__in=Order.FINAL)
-        .update(submission=Submission.QUEUED, submission_changed_at=timezone.now(), next_attempt_at=None)
+        .first()
     )
-    if requeued:
-        from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
+    if order is None:
+        return False
+    before = order.submission
+    Order.objects.filter(pk=order.pk).update(
+        submission=Submission.QUEUED, submission_changed_at=timezone.now(), next_attempt_at=None
+    )
+    audit_record(actor=actor, action="order.resend", target=order, before={"submission": before},
+                 after={"submission": Submission.QUEUED})  # fmt: skip
+    from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
 
-        order_unknown_over(order_id=order_id)
-        transaction.on_commit(lambda: forward_order.delay(order_id))
-    return requeued == 1
+    order_unknown_over(order_id=order_id)
+    transaction.on_commit(lambda: forward_order.delay(order_id))
+    return True
 
 
 def _locked_order(order_id: int) -> Order:
@@ -45,7 +57,7 @@ def _locked_order(order_id: int) -> Order:
     return order
 
 
-def order_link_upstream(*, order_id: int, upstream_id: int) -> None:
+def order_link_upstream(*, order_id: int, upstream_id: int, actor: User) -> None:
     """Record the upstream id an operator found for an UNKNOWN order; polling takes it from there."""
     try:
         with transaction.atomic():
@@ -58,12 +70,15 @@ def order_link_upstream(*, order_id: int, upstream_id: int) -> None:
             order.save(update_fields=["submission", "submission_changed_at", "upstream_id", "sent_at", "next_poll_at",
                                       "last_error", "updated_at"])  # fmt: skip
             order_unknown_over(order_id=order_id)
+            audit_record(actor=actor, action="order.link_upstream", target=order,
+                         before={"submission": Submission.UNKNOWN, "upstream_id": None},
+                         after={"submission": Submission.SENT, "upstream_id": upstream_id})  # fmt: skip
     except IntegrityError:
         raise OrderError(f"Upstream order {upstream_id} already belongs to another order.") from None
 
 
 @transaction.atomic
-def order_finish(*, order_id: int, status: str, remains: int | None = None, reason: str = "") -> Order:
+def order_finish(*, order_id: int, status: str, actor: User, remains: int | None = None, reason: str = "") -> Order:
     """An operator ends an order as Completed, Partial (with what remains) or Canceled; the refund is computed
     as for a polled status, and given once."""
     if status not in Order.FINAL:
@@ -76,7 +91,14 @@ def order_finish(*, order_id: int, status: str, remains: int | None = None, reas
         raise OrderError(f"Order {order_id} is being sent right now: try again in a minute.")
     if status == Status.PARTIAL and (remains is None or not 0 < remains <= order.quantity):
         raise OrderError(f"For Partial, give what remains undelivered (1 to {order.quantity}).")
-    order_close(order=order, status=status, remains=remains, reason=reason, note=OPERATOR_NOTES[status])
-    if order.submission == Submission.UNKNOWN:
+    before = {"status": order.status, "remains": order.remains}
+    was_unknown = order.submission == Submission.UNKNOWN
+    if not order_close(order=order, status=status, remains=remains, reason=reason, note=OPERATOR_NOTES[status]):
+        return order  # Held by our row lock, it cannot have moved: nothing to record.
+    if was_unknown:
         order_unknown_over(order_id=order_id)
+    refund = LedgerEntry.objects.filter(order=order, kind=LedgerEntry.Kind.REFUND).values_list("amount", flat=True)
+    audit_record(actor=actor, action="order.finish", target=order, before=before,
+                 after={"status": order.status, "remains": order.remains, "refund": refund.first()},
+                 note=reason)  # fmt: skip
     return order

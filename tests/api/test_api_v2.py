@@ -335,7 +335,7 @@ def test_a_price_change_reaches_the_service_list_at_once(client, key, services, 
 
     assert next(s for s in call(client, key, action="services") if s["service"] == services[1].pk)["rate"] == "1.35"
     with django_capture_on_commit_callbacks(execute=True):  # the cache is dropped once the change is committed
-        services_set_markup(services=Service.objects.filter(pk=services[1].pk), markup_percent=Decimal(100))
+        services_set_markup(services=Service.objects.filter(pk=services[1].pk), markup_percent=Decimal(100), actor=None)
     assert next(s for s in call(client, key, action="services") if s["service"] == services[1].pk)["rate"] == "1.80"
 
 

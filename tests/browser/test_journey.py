@@ -279,7 +279,7 @@ def test_a_mass_order_places_the_good_lines_and_shows_the_bad_one(page, lang, se
     shot(page, f"{lang}-mass-order-placed")
 
 
-def test_refill_and_cancel_answer_in_the_order_row(page, browser_errors, alice, services, simulator):
+def test_refill_and_cancel_answer_in_the_order_row(page, browser_errors, alice, services, simulator, operator):
     service = services[1]
 
     def place(link: str) -> Order:
@@ -319,7 +319,7 @@ def test_refill_and_cancel_answer_in_the_order_row(page, browser_errors, alice, 
     )
 
     # Finished by an operator while the page was open: the button is still there, the answer says no.
-    order_finish(order_id=finishing.pk, status="Completed")
+    order_finish(order_id=finishing.pk, status="Completed", actor=operator)
     row = _order_row(page, finishing.pk)
     row.locator("form[action$='/cancel/'] button").click()
     expect(row.locator(".followup-result")).to_have_text("Cancel is disabled for this order")

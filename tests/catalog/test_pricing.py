@@ -64,7 +64,7 @@ def test_it_refuses_an_admin_fixed_price_below_cost(service):
 
 def test_it_disables_a_service_whose_fixed_price_falls_below_cost(service):
     service.fixed_rate = Decimal("2.100000")
-    service_save(service=service, fields=["fixed_rate"])
+    service_save(service=service, fields=["fixed_rate"], actor=None)
     ServiceFactory(provider=service.provider, category=service.category)
     service.provider.exchange_rate = Decimal("1.1")
     service.provider.save()
@@ -90,7 +90,7 @@ def test_it_reprices_every_service_of_a_category_at_once(settings):
 
 def test_it_never_keeps_a_service_without_price_active():
     service = ServiceFactory(upstream_rate=Decimal(0))
-    service_save(service=service, fields=[])
+    service_save(service=service, fields=[], actor=None)
     service.refresh_from_db()
     assert service.is_active is False and service.rate == 0
     assert service.disabled_reason == Service.DisabledReason.NO_PRICE
@@ -101,7 +101,7 @@ def test_it_saves_only_what_the_admin_edited_onto_the_current_row():
     # A sync updates the row after the admin's copy was read.
     Service.objects.filter(pk=stale.pk).update(upstream_rate=Decimal("2.000000"), upstream_name="Renamed")
     stale.markup_percent = Decimal(100)
-    saved = service_save(service=stale, fields=["markup_percent"])
+    saved = service_save(service=stale, fields=["markup_percent"], actor=None)
     current = Service.objects.get(pk=stale.pk)
     assert current.upstream_rate == Decimal("2.000000") and current.upstream_name == "Renamed"
     assert current.markup_percent == 100 and current.rate == Decimal("4.000000") == saved.rate

@@ -44,7 +44,7 @@ def test_it_rejects_a_url_that_would_send_the_key_in_clear_text(url):
 
 def test_it_refuses_to_create_a_provider_with_an_http_url(simulator):
     with pytest.raises(ValidationError) as raised:
-        provider_create(name="Main", api_url="http://example.com/api/v2", api_key=SIMULATOR_KEY)
+        provider_create(name="Main", api_url="http://example.com/api/v2", api_key=SIMULATOR_KEY, actor=None)
     assert raised.value.message_dict == {"api_url": [PROVIDER_URL_INSECURE]}
     assert not Provider.objects.exists() and simulator.calls == []
 
@@ -52,7 +52,7 @@ def test_it_refuses_to_create_a_provider_with_an_http_url(simulator):
 def test_it_refuses_a_new_url_without_the_key(provider, simulator):
     provider.api_url = "http://127.0.0.1:9/api/v2"
     with pytest.raises(ProviderError) as raised:
-        provider_update(provider=provider, fields=["api_url"])
+        provider_update(provider=provider, fields=["api_url"], actor=None)
     assert raised.value.message == "Enter the API key again when you change the URL."
     assert Provider.objects.get().api_url == simulator.url
 
@@ -60,6 +60,6 @@ def test_it_refuses_a_new_url_without_the_key(provider, simulator):
 def test_it_moves_a_provider_when_the_same_key_is_given_again(provider, simulator):
     stored = provider.api_url
     provider.api_url = stored.replace("127.0.0.1", "localhost")
-    provider_update(provider=provider, fields=["api_url", "api_key"])
+    provider_update(provider=provider, fields=["api_url", "api_key"], actor=None)
     assert Provider.objects.get().api_url == provider.api_url != stored
     assert len(simulator.calls_for("balance")) == 1

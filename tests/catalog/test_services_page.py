@@ -119,7 +119,7 @@ def test_it_renders_the_catalog_once_and_again_right_after_a_price_change(
 
     service.fixed_rate = Decimal("3.000000")
     with django_capture_on_commit_callbacks(execute=True):
-        service_save(service=service, fields=["fixed_rate"])
+        service_save(service=service, fields=["fixed_rate"], actor=None)
     assert _rates(_page(client)) == {service.pk: Decimal("2.25")}
     client.force_login(alice)
     assert _rates(_page(client)) == {service.pk: Decimal("3.00")}

@@ -163,7 +163,7 @@ def test_overlapping_pollers_refund_each_order_once(services, simulator):
     assert list(ledger_mismatches()) == []
 
 
-def test_it_leaves_alone_an_order_an_operator_finished_while_it_was_polled(alice, services, simulator):
+def test_it_leaves_alone_an_order_an_operator_finished_while_it_was_polled(alice, services, simulator, admin_user):
     from orders.services.polling import _apply, _claim
 
     simulator.force_outcome = "Canceled"
@@ -171,7 +171,8 @@ def test_it_leaves_alone_an_order_an_operator_finished_while_it_was_polled(alice
     _finish_upstream(simulator)
     now = timezone.now()
     claimed = _claim(order.provider, after_pk=0, everything=True, cycle_start=now, now=now)
-    order_finish(order_id=order.pk, status="Completed")  # the operator, while the status call is in flight
+    # The operator, while the status call is in flight:
+    order_finish(order_id=order.pk, status="Completed", actor=admin_user)
     upstream_id = claimed[0][1]
     _apply([order.pk], {upstream_id: OrderStatus(state=OrderState.CANCELED, raw_status="Canceled", remains=1000)}, now)
     assert Order.objects.get(pk=order.pk).status == "Completed"
@@ -183,7 +184,7 @@ def test_it_leaves_alone_an_order_an_operator_finished_while_it_was_polled(alice
     [(1, {"link": LINK, "quantity": "1000"}, ""), (5, {"link": LINK}, "1")],
 )
 def test_it_keeps_a_partial_open_until_its_refund_can_be_computed(
-    alice, services, simulator, upstream_id, params, reply_remains
+    alice, services, simulator, upstream_id, params, reply_remains, admin_user
 ):
     order = order_place(user=alice, service_id=services[upstream_id].pk, params=params)
     order_forward(order_id=order.pk)
@@ -193,7 +194,7 @@ def test_it_keeps_a_partial_open_until_its_refund_can_be_computed(
     still = Order.objects.get(pk=order.pk)
     assert still.status == "Pending" and "Partial without a usable remains count" in still.last_error
     assert not LedgerEntry.objects.filter(order=order, kind="refund").exists()
-    order_finish(order_id=order.pk, status="Partial", remains=still.quantity)
+    order_finish(order_id=order.pk, status="Partial", remains=still.quantity, actor=admin_user)
     assert LedgerEntry.objects.get(order=order, kind="refund").amount == order.charge
 
 

@@ -19,6 +19,7 @@ from billing.services import wallet_debit
 from catalog.models import Service
 from tests.factories import (
     AccessAttemptFactory,
+    AuditEntryFactory,
     CancelRequestFactory,
     DepositRequestFactory,
     OrderFactory,
@@ -86,6 +87,7 @@ def rows(services, alice, bob) -> None:
     AccessAttemptFactory.create()
     PaymentReversalFactory.create(payment__user=bob)  # a credited payment, refunded
     Alert.objects.create(kind=Alert.Kind.LEDGER_MISMATCH, key="ledger-mismatch:0", subject="an open alert")
+    AuditEntryFactory.create()
 
 
 def test_every_admin_action_declares_its_permissions():

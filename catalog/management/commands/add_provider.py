@@ -38,6 +38,7 @@ class Command(BaseCommand):
                 currency=options["currency"],
                 exchange_rate=options["exchange_rate"],
                 markup_percent=options["markup"],
+                actor=None,
             )
         except ValidationError as exc:
             problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
