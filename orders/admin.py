@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from backoffice.filters import FollowupAttentionFilter, OrderAttentionFilter
 from billing.models import LedgerEntry
 from orders.models import CancelRequest, Order, Refill
 from orders.services.operators import order_finish, order_link_upstream, order_resend
@@ -87,6 +88,7 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
         "provider",
         ("service", admin.RelatedOnlyFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
+        OrderAttentionFilter,
     ]
     date_hierarchy = "created_at"
     search_fields = ["=id", "=upstream_id", "link"]
@@ -240,7 +242,7 @@ class OrderAdmin(ReadOnlyAdmin[Order]):
 class FollowupAdmin(ReadOnlyAdmin[_F]):
     """Refills and cancel requests alike: read-only, linked to their order."""
 
-    list_filter = ["status"]
+    list_filter = ["status", FollowupAttentionFilter]
     search_fields = ["=order__id"]
 
     @admin.display(description="order", ordering="order_id")
