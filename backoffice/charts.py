@@ -14,6 +14,8 @@ SLOT = WIDTH // 30
 BAR = (SLOT - 4) // 2
 LABEL_WIDTH = 110
 STATUS_BAR = 22
+# Drawn at about the size it is shown in a half-width card, so that its labels stay legible.
+STATUS_WIDTH = 420
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def day_chart(days: list[DayTakings]) -> DayChart:
 
 def status_chart(counts: list[StatusCount]) -> StatusChart:
     top = max([0, *(c.orders for c in counts)])
-    span = WIDTH - LABEL_WIDTH - 60
+    span = STATUS_WIDTH - LABEL_WIDTH - 40
     bars = [
         (
             Bar(x=LABEL_WIDTH, y=n * STATUS_BAR + 3, width=round(c.orders / top * span) if top else 0,
@@ -78,4 +80,4 @@ def status_chart(counts: list[StatusCount]) -> StatusChart:
         )
         for n, c in enumerate(counts)
     ]  # fmt: skip
-    return StatusChart(bars=bars, width=WIDTH, height=len(counts) * STATUS_BAR)
+    return StatusChart(bars=bars, width=STATUS_WIDTH, height=len(counts) * STATUS_BAR)
