@@ -108,14 +108,6 @@ class DayTakings:
     takings: Takings
 
 
-def _takings(row: dict[str, Any], suffix: str = "") -> Takings:
-    return Takings(
-        orders=row[f"orders{suffix}"] or 0,
-        revenue=_quantized(row[f"revenue{suffix}"]),
-        cost=_quantized(row[f"cost{suffix}"]),
-    )
-
-
 def _tz() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
@@ -132,23 +124,71 @@ def period_starts(*, now: datetime) -> dict[str, datetime]:
     return {name: day_start(now=now, days_back=days - 1) for name, days in PERIODS.items()}
 
 
-def takings_by_day(*, now: datetime) -> list[DayTakings]:
-    """The orders placed on each of the last 30 local days (today last), days without orders included."""
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    label: StrOrPromise
+    orders: int
+
+
+@dataclass(frozen=True)
+class MonthTakings:
+    """The month's orders (see period_starts) by local day (today last, days without orders included), by
+    provider (by revenue), for the 10 services of the highest revenue, and by their status now (every status)."""
+
+    days: list[DayTakings]
+    by_provider: list[NamedTakings]
+    by_service: list[NamedTakings]
+    by_status: list[StatusCount]
+
+
+def _add(totals: dict[Any, list[Any]], key: Any, name: str, row: dict[str, Any]) -> None:
+    total = totals.setdefault(key, [name, 0, Decimal(0), Decimal(0)])
+    total[1] += row["orders"]
+    total[2] += row["revenue"]
+    total[3] += row["cost"]
+
+
+def _named(totals: dict[Any, list[Any]], limit: int | None = None) -> list[NamedTakings]:
+    rows = [
+        NamedTakings(id=key, name=name, takings=Takings(orders=n, revenue=_quantized(rev), cost=_quantized(cost)))
+        for key, (name, n, rev, cost) in totals.items()
+    ]
+    return sorted(rows, key=lambda row: (-row.takings.revenue, row.id))[:limit]
+
+
+def takings_of_month(*, now: datetime) -> MonthTakings:
+    """One pass over the month's orders, grouped by day, provider, service and status (at most days × services ×
+    statuses rows), then added up here, exactly (Decimal), before rounding to 5 places."""
     first = day_start(now=now, days_back=CHART_DAYS - 1)
     rows = (
         _orders_since(first)
         .annotate(day=TruncDate("created_at", tzinfo=_tz()))
-        .values("day")
+        .values("day", "provider_id", "provider__name", "service_id", "service__name", "status")
         .annotate(orders=Count("pk"), revenue=Sum(_revenue()), cost=Sum(_cost()))
     )
-    found = {row["day"]: _takings(row) for row in rows}
-    days = [first.date() + timedelta(days=n) for n in range(CHART_DAYS)]
+    statuses = dict.fromkeys(Order.Status.values, 0)
+    by_day: dict[Any, list[Any]] = {}
+    by_provider: dict[Any, list[Any]] = {}
+    by_service: dict[Any, list[Any]] = {}
+    for row in rows:
+        _add(by_day, row["day"], "", row)
+        _add(by_provider, row["provider_id"], row["provider__name"], row)
+        _add(by_service, row["service_id"], row["service__name"], row)
+        statuses[row["status"]] += row["orders"]
+    days: dict[Any, Takings] = {row.id: row.takings for row in _named(by_day)}
     empty = Takings(orders=0, revenue=Decimal(0), cost=Decimal(0))
-    return [DayTakings(day=day, takings=found.get(day, empty)) for day in days]
+    dates = [first.date() + timedelta(days=n) for n in range(CHART_DAYS)]
+    return MonthTakings(
+        days=[DayTakings(day=day, takings=days.get(day, empty)) for day in dates],
+        by_provider=_named(by_provider),
+        by_service=_named(by_service, TOP_SERVICES),
+        by_status=[StatusCount(status=s.value, label=s.label, orders=statuses[s.value]) for s in Order.Status],
+    )
 
 
 def takings_by_period(*, days: list[DayTakings]) -> dict[str, Takings]:
-    """Today, the week and the month (see period_starts), summed from takings_by_day: no query of their own."""
+    """Today, the week and the month (see period_starts), summed from the month's days: no query of their own."""
     totals = {}
     for name, count in PERIODS.items():
         part = [d.takings for d in days[-count:]]
@@ -158,42 +198,6 @@ def takings_by_period(*, days: list[DayTakings]) -> dict[str, Takings]:
             cost=sum((t.cost for t in part), Decimal(0)),
         )
     return totals
-
-
-def _takings_by(field: str, name: str, *, now: datetime, limit: int | None = None) -> list[NamedTakings]:
-    since = day_start(now=now, days_back=CHART_DAYS - 1)
-    rows = (
-        _orders_since(since)
-        .values(field, name)
-        .annotate(orders=Count("pk"), revenue=Sum(_revenue()), cost=Sum(_cost()))
-        .order_by("-revenue", field)
-    )
-    return [NamedTakings(id=row[field], name=row[name], takings=_takings(row)) for row in rows[:limit]]
-
-
-def takings_by_provider(*, now: datetime) -> list[NamedTakings]:
-    """The month's orders of each provider that had any, by revenue."""
-    return _takings_by("provider_id", "provider__name", now=now)
-
-
-def takings_by_service(*, now: datetime) -> list[NamedTakings]:
-    """The month's 10 services of the highest revenue."""
-    return _takings_by("service_id", "service__name", now=now, limit=TOP_SERVICES)
-
-
-@dataclass(frozen=True)
-class StatusCount:
-    status: str
-    label: "StrOrPromise"
-    orders: int
-
-
-def orders_by_status(*, now: datetime) -> list[StatusCount]:
-    """The month's orders by their status now, every status listed."""
-    since = day_start(now=now, days_back=CHART_DAYS - 1)
-    rows = Order.objects.filter(created_at__gte=since).order_by().values("status").annotate(n=Count("pk"))
-    counts = {row["status"]: row["n"] for row in rows}
-    return [StatusCount(status=s.value, label=s.label, orders=counts.get(s.value, 0)) for s in Order.Status]
 
 
 # --- money customers brought -------------------------------------------------------------------------------
@@ -282,7 +286,7 @@ def ledger_mismatch_ids() -> list[int]:
 class Attention:
     """Rows that need an operator: how many, and the admin list of exactly those rows."""
 
-    label: "StrOrPromise"
+    label: StrOrPromise
     count: int
     url: str
 
@@ -294,12 +298,14 @@ def _changelist(model: str, **params: str) -> str:
 def needs_attention(*, now: datetime) -> list[Attention]:
     """Orders unknown, held, sending too long or stuck; refills and cancel requests open for over a day; services
     disabled by a sync; wallets that disagree with their ledger; providers failing."""
-    orders = Order.objects.aggregate(
+    # Narrowed first to what an index finds (order_forward_due, order_open): never a pass over every order.
+    awaiting = [Order.Submission.UNKNOWN, Order.Submission.HELD, Order.Submission.SENDING]
+    orders = Order.objects.filter(submission__in=awaiting).aggregate(
         unknown=Count("pk", filter=Q(submission=Order.Submission.UNKNOWN)),
         held=Count("pk", filter=Q(submission=Order.Submission.HELD)),
         sending=Count("pk", filter=sending_too_long_q(now=now)),
-        stuck=Count("pk", filter=stuck_q(now=now)),
     )
+    stuck = Order.objects.filter(stuck_q(now=now)).count()
     refills = Refill.objects.filter(followups_open_too_long_q(model=Refill, now=now)).count()
     cancels = CancelRequest.objects.filter(followups_open_too_long_q(model=CancelRequest, now=now)).count()
     services = Service.objects.filter(disabled_by_sync_q()).count()
@@ -312,7 +318,7 @@ def needs_attention(*, now: datetime) -> list[Attention]:
                   _changelist("orders_order", submission__exact=Order.Submission.HELD)),
         Attention(_("Orders sending for too long"), orders["sending"],
                   _changelist("orders_order", attention="sending")),
-        Attention(_("Orders stuck (open for 3 × their service's average time)"), orders["stuck"],
+        Attention(_("Orders stuck (open for 3 × their service's average time)"), stuck,
                   _changelist("orders_order", attention="stuck")),
         Attention(_("Refills open for over a day"), refills, _changelist("orders_refill", attention="open")),
         Attention(_("Cancel requests open for over a day"), cancels,
@@ -349,15 +355,16 @@ class ProviderBalance:
 
 def provider_balances(*, now: datetime) -> list[ProviderBalance]:
     """Active providers, and inactive ones that still hold money."""
-    spent = Sum("orders__cost", filter=Q(orders__created_at__gte=now - timedelta(days=RUNWAY_DAYS)))
+    week = Order.objects.filter(created_at__gte=now - timedelta(days=RUNWAY_DAYS)).order_by()
+    spent = dict(week.values_list("provider_id").annotate(Sum("cost")))
     providers = (
         Provider.objects.filter(Q(is_active=True) | Q(balance__gt=0))
-        .annotate(spent=Coalesce(spent, ZERO), failing=ExpressionWrapper(failing_q(), output_field=BooleanField()))
+        .annotate(failing=ExpressionWrapper(failing_q(), output_field=BooleanField()))
         .order_by("name")
     )
     result = []
     for p in providers:
-        spend = _quantized(p.spent / p.exchange_rate)
+        spend = _quantized(spent.get(p.pk, Decimal(0)) / p.exchange_rate)
         runway = None
         if p.balance is not None and spend > 0:
             runway = (p.balance / (spend / RUNWAY_DAYS)).quantize(Decimal("0.1"))
@@ -390,14 +397,14 @@ class Dashboard:
 
 def dashboard_figures(*, now: datetime) -> Dashboard:
     """Everything the dashboard shows, as of `now`."""
-    days = takings_by_day(now=now)
+    month = takings_of_month(now=now)
     return Dashboard(
         now=now,
-        days=days,
-        periods=takings_by_period(days=days),
-        by_provider=takings_by_provider(now=now),
-        by_service=takings_by_service(now=now),
-        by_status=orders_by_status(now=now),
+        days=month.days,
+        periods=takings_by_period(days=month.days),
+        by_provider=month.by_provider,
+        by_service=month.by_service,
+        by_status=month.by_status,
         money_in=money_in_by_period(now=now),
         wallets=wallet_totals(),
         attention=needs_attention(now=now),

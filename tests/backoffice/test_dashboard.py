@@ -308,4 +308,4 @@ def test_it_takes_as_many_queries_for_300_orders_as_for_3(admin_client: Client):
     _orders(297)
     assert Order.objects.count() == 300
     assert _queries(admin_client) == few
-    assert few[0] <= 13  # one aggregate per figure group (backoffice.selectors)
+    assert few[0] <= 12  # one aggregate per figure group (backoffice.selectors)
