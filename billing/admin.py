@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.http import signed_in
 from accounts.models import User
+from backoffice.filters import WalletAttentionFilter
 from billing.models import DepositRequest, LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
 from billing.payments import GATEWAY_CLASSES
 from billing.payments.base import Credential
@@ -64,7 +65,7 @@ class DebtFilter(admin.SimpleListFilter):
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin[Wallet]):
     list_display = ["user", "balance", "debt", "updated_at"]
-    list_filter = [DebtFilter]
+    list_filter = [DebtFilter, WalletAttentionFilter]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
     actions = ["adjust"]

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.http import signed_in
 from accounts.models import User
+from backoffice.filters import ProviderAttentionFilter, ServiceAttentionFilter
 from catalog.models import Category, Provider, Service
 from catalog.services.listings import (
     ADMIN_FIELDS,
@@ -120,7 +121,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
         "service_count",
         "last_sync",
     ]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", ProviderAttentionFilter]
     search_fields = ["name", "api_url"]
     readonly_fields = ["key", "balance_display", "balance_checked_at", "last_sync", "last_sync_message_text"]
     actions = ["test_connection", "sync_now"]
@@ -267,6 +268,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         "refill",
         "cancel",
         "dripfeed",
+        ServiceAttentionFilter,
     ]
     list_select_related = ["provider", "category"]
     search_fields = ["name", "upstream_name", "=upstream_id", "=id"]

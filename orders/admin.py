@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from accounts.http import signed_in
+from backoffice.filters import FollowupAttentionFilter, OrderAttentionFilter
 from billing.models import LedgerEntry
 from orders.models import CancelRequest, Order, Refill
 from orders.services.operators import order_finish, order_link_upstream, order_resend
@@ -95,6 +96,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
         "provider",
         ("service", admin.RelatedOnlyFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
+        OrderAttentionFilter,
     ]
     date_hierarchy = "created_at"
     search_fields = ["=id", "=upstream_id", "link"]
@@ -248,7 +250,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
 class FollowupAdmin(ReadOnlyAdmin[_F]):
     """Refills and cancel requests alike: read-only, linked to their order."""
 
-    list_filter = ["status"]
+    list_filter = ["status", FollowupAttentionFilter]
     search_fields = ["=order__id"]
 
     @admin.display(description="order", ordering="order_id")

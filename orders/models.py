@@ -96,6 +96,10 @@ class Order(models.Model):
                 name="order_poll_due",
             ),
             models.Index(fields=["user", "service", "link"], name="order_user_link"),
+            # The dashboard's stuck orders: the open ones only, a small part of all.
+            models.Index(
+                fields=["created_at"], condition=~Q(status__in=["Completed", "Partial", "Canceled"]), name="order_open"
+            ),
         ]
 
     def __str__(self) -> str:
