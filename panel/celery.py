@@ -34,7 +34,7 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "poll-refills": {"task": "orders.tasks.poll_refills", "schedule": timedelta(minutes=5)},
         "sweep-orders": {"task": "orders.tasks.sweep_orders", "schedule": timedelta(minutes=1)},
         "refresh-average-times": {"task": "orders.tasks.refresh_average_times", "schedule": timedelta(hours=1)},
-        "check-ledger": {"task": "billing.tasks.check_ledger", "schedule": crontab(hour=3, minute=0)},
+        "check-ledger": {"task": "billing.tasks.check_ledger", "schedule": crontab(minute=7)},
         "check-open-payments": {"task": "billing.tasks.check_open_payments", "schedule": timedelta(minutes=5)},
         "send-unsent-alerts": {"task": "backoffice.tasks.send_unsent_alerts", "schedule": timedelta(minutes=5)},
     }

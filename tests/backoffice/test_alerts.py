@@ -81,17 +81,19 @@ def test_a_forced_unknown_order_gives_one_email_and_one_telegram_message(
 
 
 def test_an_order_that_leaves_unknown_resolves_it_and_the_next_incident_alerts_again(
-    ops, order, simulator, settings, telegram, mailoutbox, django_capture_on_commit_callbacks
+    ops, order, simulator, settings, telegram, mailoutbox, django_capture_on_commit_callbacks, admin_user
 ):
     simulator.faults.stall_add = 3
     settings.UPSTREAM_READ_TIMEOUT = 0.3
     with django_capture_on_commit_callbacks(execute=True):
         assert order_forward(order_id=order.pk) == "unknown"
-        assert order_resend(order_id=order.pk)  # resolved; its forwarding, after commit, stalls again: UNKNOWN
+        assert order_resend(
+            order_id=order.pk, actor=admin_user
+        )  # resolved; its forwarding, after commit, stalls again: UNKNOWN
     first, second = Alert.objects.order_by("pk")
     assert first.resolved_at is not None and second.resolved_at is None and first.key == second.key
     assert Order.objects.get(pk=order.pk).submission == "unknown"
-    order_finish(order_id=order.pk, status="Canceled")
+    order_finish(order_id=order.pk, status="Canceled", actor=admin_user)
     second.refresh_from_db()
     assert second.resolved_at is not None
     assert [m.subject for m in mailoutbox] == [f"[panel] order {order.pk} is in an unknown state"] * 2

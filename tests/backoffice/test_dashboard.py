@@ -18,6 +18,7 @@ from backoffice.selectors import Dashboard, Takings, dashboard_figures, day_star
 from billing.models import LedgerEntry, Payment, Wallet
 from billing.payments.services import payment_credit, payment_reverse
 from billing.services import refund_issue, wallet_credit, wallet_debit
+from billing.tasks import check_ledger
 from catalog.models import Provider, Service
 from orders.models import CancelRequest, Order, Refill
 from tests.factories import (
@@ -132,6 +133,7 @@ def scenario(settings) -> Scenario:
     payment_reverse(payment_id=dave_pays.pk, kind="dispute", reference="dp_1", amount=D(30))  # takes 30
     payment_reverse(payment_id=erin_pays.pk, kind="refund", reference="re_1", amount=D(10))  # takes 6, owes 4
     Wallet.objects.filter(user=eve).update(balance=D(5))  # no entry says so: a ledger mismatch
+    check_ledger()  # the hourly check, which alerts it
 
     refills = {
         "open": Refill.objects.create(order=o["o6"]),
