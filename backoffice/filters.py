@@ -30,11 +30,20 @@ class AttentionFilter(admin.SimpleListFilter):
 
 
 class OrderAttentionFilter(AttentionFilter):
-    options = [("sending", "Sending for too long"), ("stuck", "Stuck (3 × the service's average time)")]
+    options = [
+        ("unknown", "Unknown, needing an operator"),
+        ("held", "Held, open"),
+        ("sending", "Sending for too long"),
+        ("stuck", "Stuck (3 × the service's average time)"),
+    ]
 
     def kept(self, queryset: QuerySet[Any], value: str) -> QuerySet[Any]:
         now = timezone.now()
-        q = selectors.sending_too_long_q(now=now) if value == "sending" else selectors.stuck_q(now=now)
+        q = {
+            "unknown": selectors.unknown_q(),
+            "held": selectors.held_q(),
+            "sending": selectors.sending_too_long_q(now=now),
+        }.get(value) or selectors.stuck_q(now=now)
         return queryset.filter(q)
 
 

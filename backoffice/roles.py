@@ -22,6 +22,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "orders.view_refill",
         "orders.view_cancelrequest",
         "accounts.view_user",
+        "backoffice.view_alert",
+        "backoffice.change_alert",
     ),
     # Money: deposits (approve, reject), payments (ask the gateway, refund), wallets (adjust), the ledger (look),
     # debts (collect, write off). Payment methods and their gateway credentials stay with superusers.
@@ -36,6 +38,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "billing.view_ledgerentry",
         "billing.view_paymentreversal",
         "billing.settle_debt",
+        "backoffice.view_alert",
     ),
     # What is sold and at what price: providers (add, edit, sync, test), categories (add, edit), services (edit,
     # enable, disable, markup). No orders, no money.
@@ -48,6 +51,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "catalog.change_category",
         "catalog.view_service",
         "catalog.change_service",
+        "backoffice.view_alert",
     ),
 }
 

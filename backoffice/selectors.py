@@ -33,7 +33,6 @@ from django_stubs_ext import StrOrPromise
 
 from backoffice.models import Alert
 from billing.models import LedgerEntry, Wallet
-from billing.services import ledger_mismatches
 from catalog.models import Provider, Service
 from orders.models import CancelRequest, Order, Refill
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, AMOUNT_QUANTUM
@@ -247,6 +246,18 @@ def wallet_totals() -> WalletTotals:
 # Each definition is a Q used both for the count and by the admin list filter its link opens (backoffice.filters).
 
 
+def unknown_q() -> Q:
+    """Orders in the unknown state that still need an operator: open ones, and final ones placed upstream after
+    they were closed here (forwarding's late answer)."""
+    unknown = Q(submission=Order.Submission.UNKNOWN)
+    return unknown & (~Q(status__in=Order.FINAL) | Q(submission_changed_at__gt=F("completed_at")))
+
+
+def held_q() -> Q:
+    """Open orders the provider refused for now (an operator who closed one has dealt with it)."""
+    return Q(submission=Order.Submission.HELD) & ~Q(status__in=Order.FINAL)
+
+
 def sending_too_long_q(*, now: datetime) -> Q:
     """Orders still SENDING after settings.ORDER_SENDING_LIMIT seconds: the sweeper should have moved them."""
     limit = now - timedelta(seconds=settings.ORDER_SENDING_LIMIT)
@@ -279,8 +290,10 @@ def failing_q() -> Q:
 
 
 def ledger_mismatch_ids() -> list[int]:
-    """Wallets whose balance is not the sum of their ledger (billing.services.ledger_mismatches)."""
-    return [wallet.pk for wallet in ledger_mismatches()]
+    """Wallets that disagreed with their ledger at the last (hourly) ledger check: those it alerted and that are
+    not resolved. Reading the alerts keeps the dashboard and its list off a sum of the whole ledger."""
+    keys = Alert.objects.filter(kind=Alert.Kind.LEDGER_MISMATCH, resolved_at__isnull=True).values_list("key", flat=True)
+    return [int(key.rpartition(":")[2]) for key in keys if key.rpartition(":")[2].isdigit()]
 
 
 @dataclass(frozen=True)
@@ -302,8 +315,8 @@ def needs_attention(*, now: datetime) -> list[Attention]:
     # Narrowed first to what an index finds (order_forward_due, order_open): never a pass over every order.
     awaiting = [Order.Submission.UNKNOWN, Order.Submission.HELD, Order.Submission.SENDING]
     orders = Order.objects.filter(submission__in=awaiting).aggregate(
-        unknown=Count("pk", filter=Q(submission=Order.Submission.UNKNOWN)),
-        held=Count("pk", filter=Q(submission=Order.Submission.HELD)),
+        unknown=Count("pk", filter=unknown_q()),
+        held=Count("pk", filter=held_q()),
         sending=Count("pk", filter=sending_too_long_q(now=now)),
     )
     stuck = Order.objects.filter(stuck_q(now=now)).count()
@@ -313,12 +326,12 @@ def needs_attention(*, now: datetime) -> list[Attention]:
     providers = Provider.objects.filter(failing_q()).count()
     # The periodic ledger check (hourly) alerts each wallet that disagrees: counting its open alerts is one indexed
     # read, where checking here would sum the whole ledger on every view of the dashboard.
-    mismatches = Alert.objects.filter(kind=Alert.Kind.LEDGER_MISMATCH, resolved_at__isnull=True).count()
+    mismatches = len(ledger_mismatch_ids())
     return [
         Attention(_("Orders in an unknown state"), orders["unknown"],
-                  _changelist("orders_order", submission__exact=Order.Submission.UNKNOWN)),
+                  _changelist("orders_order", attention="unknown")),
         Attention(_("Orders held (the provider refused them for now)"), orders["held"],
-                  _changelist("orders_order", submission__exact=Order.Submission.HELD)),
+                  _changelist("orders_order", attention="held")),
         Attention(_("Orders sending for too long"), orders["sending"],
                   _changelist("orders_order", attention="sending")),
         Attention(_("Orders stuck (open for 3 × their service's average time)"), stuck,
@@ -359,7 +372,8 @@ class ProviderBalance:
 def provider_balances(*, now: datetime) -> list[ProviderBalance]:
     """Active providers, and inactive ones that still hold money."""
     week = Order.objects.filter(created_at__gte=now - timedelta(days=RUNWAY_DAYS)).order_by()
-    spent = dict(week.values_list("provider_id").annotate(Sum("cost")))
+    # What the providers charged (the dashboard's Cost): nothing for what they refunded or never received.
+    spent = dict(week.values_list("provider_id").annotate(spent=Sum(_cost())).values_list("provider_id", "spent"))
     providers = (
         Provider.objects.filter(Q(is_active=True) | Q(balance__gt=0))
         .annotate(failing=ExpressionWrapper(failing_q(), output_field=BooleanField()))

@@ -39,8 +39,12 @@ def provider_call_record(*, provider: Provider, failure: UpstreamError | None) -
         provider.last_call_ok, provider.last_call_error = False, message
         provider.failing_since = provider.failing_since or now
         return
-    row.update(last_call_at=now, last_call_ok=True, last_call_error="", failing_since=None)
-    was_failing = provider.failing_since is not None
+    # Whether a streak ended is the database's word (this instance may predate the streak).
+    ended = row.filter(failing_since__isnull=False).update(
+        last_call_at=now, last_call_ok=True, last_call_error="", failing_since=None
+    )
+    if not ended:
+        row.update(last_call_at=now, last_call_ok=True, last_call_error="")
     provider.last_call_ok, provider.last_call_error, provider.failing_since = True, "", None
-    if was_failing:
+    if ended:
         provider_answered(provider=provider)

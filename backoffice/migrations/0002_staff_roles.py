@@ -16,6 +16,8 @@ ROLES = {
         "orders.view_refill",
         "orders.view_cancelrequest",
         "accounts.view_user",
+        "backoffice.view_alert",
+        "backoffice.change_alert",
     ],
     "Finance": [
         "billing.view_depositrequest",
@@ -28,6 +30,7 @@ ROLES = {
         "billing.view_ledgerentry",
         "billing.view_paymentreversal",
         "billing.settle_debt",
+        "backoffice.view_alert",
     ],
     "Catalog": [
         "catalog.view_provider",
@@ -38,13 +41,14 @@ ROLES = {
         "catalog.change_category",
         "catalog.view_service",
         "catalog.change_service",
+        "backoffice.view_alert",
     ],
 }
 
 
 def create_roles(apps, schema_editor):
     using = schema_editor.connection.alias
-    for label in ("accounts", "billing", "catalog", "orders"):
+    for label in ("accounts", "backoffice", "billing", "catalog", "orders"):
         create_permissions(global_apps.get_app_config(label), verbosity=0, using=using, apps=apps)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

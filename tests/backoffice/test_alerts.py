@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice.alerts import alert_raise
 from backoffice.models import Alert
 from backoffice.tasks import send_alert, send_unsent_alerts
 from billing.models import Wallet
@@ -342,3 +343,15 @@ def test_a_service_name_with_a_line_break_still_makes_a_one_line_subject(
         mail.subject == f"[panel] service {services[2].pk} (Evil Bcc: victim@example.com) disabled: it vanished "
         "from the provider's catalog"
     )
+
+
+def test_an_answer_through_a_provider_loaded_before_the_streak_still_ends_it(ops, provider, simulator):
+    from catalog.clients import provider_client
+
+    loaded_before = Provider.objects.get(pk=provider.pk)
+    Provider.objects.filter(pk=provider.pk).update(failing_since=timezone.now() - timedelta(minutes=20))
+    alert_raise(kind=Alert.Kind.PROVIDER_FAILING, key=f"provider-failing:{provider.pk}", subject="failing", body="",
+                url="")  # fmt: skip
+    provider_client(loaded_before).balance()
+    assert Provider.objects.get(pk=provider.pk).failing_since is None
+    assert Alert.objects.get().resolved_at is not None, "the database said the streak ended"

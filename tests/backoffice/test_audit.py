@@ -219,3 +219,14 @@ def test_the_admin_lists_and_filters_the_trail_and_never_edits_it(admin_client, 
     )
     mine.refresh_from_db()
     assert mine.note == "" and AuditEntry.objects.count() == 2
+
+
+def test_a_deposit_credited_at_the_servers_shell_is_recorded(bob):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("credit", "bob", "40", "--note", "wire 2026-12-01", stdout=StringIO())
+    entry = AuditEntry.objects.get(action="wallet.deposit")
+    assert (entry.actor, entry.target_id, entry.note) == (None, str(Wallet.objects.get(user=bob).pk), "wire 2026-12-01")
+    assert (entry.before, entry.after) == ({"balance": "0.00000"}, {"balance": "40.00000"})

@@ -12,9 +12,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
-from backoffice.selectors import Dashboard, Takings, dashboard_figures, day_start
+from backoffice.selectors import Dashboard, Takings, dashboard_figures, day_start, needs_attention
 from billing.models import LedgerEntry, Payment, Wallet
 from billing.payments.services import payment_credit, payment_reverse
 from billing.services import refund_issue, wallet_credit, wallet_debit
@@ -212,13 +213,15 @@ def test_it_computes_every_figure(scenario: Scenario):
 
 def test_it_gives_each_provider_its_runway(scenario: Scenario):
     providers = {p.name: p for p in dashboard_figures(now=scenario.now).providers}
-    # Alpha, last 7 × 24 h: o1 2.00 + o2 1.00 + o3 2.00 = 5.00 USD; 50 ÷ (5 ÷ 7) = 70 days, below its 100.
+    # Spend is what the provider charged (the dashboard's Cost), not what the orders were priced at.
+    # Alpha, last 7 × 24 h: o1 2.00 + o2 1.00 (open: full cost) + o3 Partial 2.00 × 750/1000 = 1.50 → 4.50 USD;
+    # 50 ÷ (4.50 ÷ 7) = 77.77… days, below its 100.
     alpha = providers["Alpha"]
-    assert (alpha.spend, alpha.runway_days, alpha.low, alpha.failing) == (D("5.00000"), D("70.0"), True, False)
-    # Beta: o4 1.80 + o5 0.90 = 2.70 USD = 2.25 EUR at 1.2; 30 ÷ (2.25 ÷ 7) = 93.33… days; no threshold.
+    assert (alpha.spend, alpha.runway_days, alpha.low, alpha.failing) == (D("4.50000"), D("77.8"), True, False)
+    # Beta: o4 Canceled 0 + o5 its reported 0.50 EUR (0.60 USD) → 0.50 EUR; 30 ÷ (0.50 ÷ 7) = 420 days.
     beta = providers["Beta"]
     assert (beta.spend, beta.currency, beta.runway_days, beta.low, beta.failing) == (
-        D("2.25000"), "EUR", D("93.3"), False, True,
+        D("0.50000"), "EUR", D("420.0"), False, True,
     )  # fmt: skip
     gamma = providers["Gamma"]
     assert (gamma.balance, gamma.spend, gamma.runway_days, gamma.low, gamma.failing) == (None, D(0), None, False, True)
@@ -311,3 +314,19 @@ def test_it_takes_as_many_queries_for_300_orders_as_for_3(admin_client: Client):
     assert Order.objects.count() == 300
     assert _queries(admin_client) == few
     assert few[0] <= 12  # one aggregate per figure group (backoffice.selectors)
+
+
+def test_an_unknown_or_held_order_an_operator_closed_needs_nobody(alice, services, admin_client):
+
+    now = timezone.now()
+    service = services[1]
+    open_unknown = OrderFactory.create(user=alice, service=service, submission=Submission.UNKNOWN)
+    OrderFactory.create(user=alice, service=service, submission=Submission.UNKNOWN, status=Status.CANCELED,
+                        completed_at=now)  # fmt: skip
+    OrderFactory.create(user=alice, service=service, submission=Submission.HELD, status=Status.CANCELED,
+                        completed_at=now)  # fmt: skip
+    # Closed after they went UNKNOWN or HELD, as an operator does.
+    Order.objects.exclude(pk=open_unknown.pk).update(submission_changed_at=now - timedelta(hours=1))
+    counts = {item.url.rpartition("=")[2]: item.count for item in needs_attention(now=now + timedelta(seconds=1))}
+    assert (counts["unknown"], counts["held"]) == (1, 0)
+    assert _listed(admin_client, reverse("admin:orders_order_changelist") + "?attention=unknown") == {open_unknown.pk}

@@ -12,8 +12,8 @@ from tests.factories import UserFactory, second_factor_confirmed
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.ledger_mismatch_expected]
 
 TEXTS = {
-    "en": {"heading": "Orders placed", "revenue": "Revenue", "attention": "Needs attention", "runway": "70.0 days"},
-    "ja": {"heading": "受け付けた注文", "revenue": "売上", "attention": "対応が必要", "runway": "70.0 日"},
+    "en": {"heading": "Orders placed", "revenue": "Revenue", "attention": "Needs attention", "runway": "77.8 days"},
+    "ja": {"heading": "受け付けた注文", "revenue": "売上", "attention": "対応が必要", "runway": "77.8 日"},
 }
 # The scenario's figures, as computed by hand in tests/backoffice/test_dashboard.py.
 FIGURES = {

@@ -3,8 +3,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from accounts.models import User
+from backoffice.audit import audit_record
 from billing.services import wallet_credit
 from panel.errors import ApplicationError
 
@@ -26,7 +28,12 @@ class Command(BaseCommand):
         except InvalidOperation:
             raise CommandError(f"Not an amount: {options['amount']!r}.") from None
         try:
-            entry = wallet_credit(user=user, amount=amount, note=options["note"])
+            with transaction.atomic():
+                entry = wallet_credit(user=user, amount=amount, note=options["note"])
+                # Money moved by someone at the server's shell: audited like a staff member's adjustment.
+                audit_record(actor=None, action="wallet.deposit", target=entry.wallet,
+                             before={"balance": entry.balance_after - entry.amount},
+                             after={"balance": entry.balance_after}, note=options["note"])  # fmt: skip
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(
