@@ -39,12 +39,10 @@ def provider_call_record(*, provider: Provider, failure: UpstreamError | None) -
         provider.last_call_ok, provider.last_call_error = False, message
         provider.failing_since = provider.failing_since or now
         return
-    # Whether a streak ended is the database's word (this instance may predate the streak).
-    ended = row.filter(failing_since__isnull=False).update(
-        last_call_at=now, last_call_ok=True, last_call_error="", failing_since=None
-    )
-    if not ended:
-        row.update(last_call_at=now, last_call_ok=True, last_call_error="")
+    # Whether a streak ended is the database's word (this instance may predate the streak); a healthy provider's
+    # answer is one UPDATE.
+    healthy = row.filter(failing_since__isnull=True).update(last_call_at=now, last_call_ok=True, last_call_error="")
+    ended = not healthy and row.update(last_call_at=now, last_call_ok=True, last_call_error="", failing_since=None)
     provider.last_call_ok, provider.last_call_error, provider.failing_since = True, "", None
     if ended:
         provider_answered(provider=provider)

@@ -125,7 +125,8 @@ def apply_price(service: Service) -> ServicePrice | None:
 
 def prices_record(rows: Iterable[ServicePrice | None]) -> None:
     """Write the price history's new rows (apply_price's answers) in one query."""
-    ServicePrice.objects.bulk_create([row for row in rows if row is not None], batch_size=1000)
+    # No batch size: on PostgreSQL Django inserts any number of rows as one UNNEST; elsewhere it splits as needed.
+    ServicePrice.objects.bulk_create([row for row in rows if row is not None])
 
 
 def _price_state(service: Service) -> tuple[object, ...]:
