@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from backoffice.alerts import alert_raise
 from backoffice.models import Alert
+from backoffice.selectors import needs_attention
 from backoffice.tasks import send_alert, send_unsent_alerts
 from billing.models import Wallet
 from billing.payments.services import debt_write_off, payment_credit, payment_reverse
@@ -79,6 +80,9 @@ def test_a_forced_unknown_order_gives_one_email_and_one_telegram_message(
     alert = Alert.objects.get()
     assert alert.emailed_at and alert.telegram_at and alert.resolved_at is None
     assert alert.url == _order_link(order)
+    # And the dashboard lists it under Needs attention.
+    unknown = next(item for item in needs_attention(now=timezone.now()) if item.url.endswith("attention=unknown"))
+    assert unknown.count == 1
 
 
 def test_an_order_that_leaves_unknown_resolves_it_and_the_next_incident_alerts_again(
