@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "catalog",
     "billing",
@@ -248,6 +252,26 @@ API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=200)
 API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=10)
 # Requests with an unknown key per client address in each API_RATE_WINDOW; past it the address is refused outright.
 API_FAILED_KEY_LIMIT = env.int("API_FAILED_KEY_LIMIT", default=20)
+
+# Django REST framework: the defaults are the staff API's (api/staff); API v2 (api/views.py) sets its own classes on
+# its one view. No browsable API: both APIs answer JSON only.
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SMM panel staff API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=360)
 PROVIDER_BALANCE_MINUTES = env.int("PROVIDER_BALANCE_MINUTES", default=15)
