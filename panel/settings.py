@@ -271,6 +271,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Only the staff API: API v2 is documented on its own page.
+    "PREPROCESSING_HOOKS": ["api.staff.schema.staff_endpoints_only"],
+    "SCHEMA_PATH_PREFIX": "/api/staff/v1",
+    "DESCRIPTION": "What staff see and do in the admin, as a REST API: every operation names the Django "
+    "permission it needs, which each staff role (Support, Finance, Catalog) has exactly as in the admin.\n\n"
+    "Send `Authorization: Token <token>` with a token from `manage.py staff_token USERNAME` (on this page: "
+    "*Authorize*, then type the word Token, a space and the token).",
 }
 
 CATALOG_SYNC_MINUTES = env.int("CATALOG_SYNC_MINUTES", default=360)

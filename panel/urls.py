@@ -44,6 +44,7 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/staff/", include("api.staff.urls")),
     path("", include("api.urls")),
     path("", include("accounts.urls")),
     path("", include("orders.urls")),

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from factory.django import DjangoModelFactory
 
 from accounts.models import ApiKey, User
+from api.models import StaffToken
 from backoffice.models import AuditEntry
 from billing.models import (
     DepositRequest,
@@ -91,6 +92,21 @@ class ApiKeyFactory(DjangoModelFactory[ApiKey]):
     user = factory.SubFactory(UserFactory)
     prefix = factory.Sequence(lambda n: f"{n:012x}")  # the 12 characters a key is looked up by
     secret_hash = factory.LazyAttribute(lambda key: _sha256(key.secret))
+
+
+class StaffTokenFactory(DjangoModelFactory[StaffToken]):
+    """A staff member's token for the staff API, stored hashed like an API key: the token a client sends is
+    `prefix + secret`. Real tokens come from api.staff.tokens.staff_token_issue."""
+
+    class Meta:
+        model = StaffToken
+
+    class Params:
+        secret = factory.Sequence(lambda n: f"staff-secret-{n:08d}")
+
+    user = factory.SubFactory(UserFactory, is_staff=True)
+    prefix = factory.Sequence(lambda n: f"{n:012x}")
+    secret_hash = factory.LazyAttribute(lambda token: _sha256(token.secret))
 
 
 class ProviderFactory(DjangoModelFactory[Provider]):
