@@ -31,7 +31,8 @@ def customer_preferences(get_response: Callable[[HttpRequest], HttpResponse]) ->
 
 def two_factor_gate(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
     """Staff, and customers who enabled TOTP, reach nothing but the code page until they confirm a code."""
-    open_paths = ("/accounts/two-factor/", "/accounts/logout/", "/language/", "/static/", "/healthz")
+    # The staff API never reads the session (only its tokens open it): its refusals stay JSON.
+    open_paths = ("/accounts/two-factor/", "/accounts/logout/", "/language/", "/static/", "/healthz", "/api/staff/")
 
     def middleware(request: HttpRequest) -> HttpResponse:
         if two_factor_required(request=request) and not request.path.startswith(open_paths):

@@ -1,10 +1,15 @@
 """The staff API's list filters (django-filter): query parameters on each list, combined with AND."""
 
+from typing import Any
+
 import django_filters as filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from accounts.models import User
 from billing.models import DepositRequest, Payment, PaymentMethod, Wallet
@@ -125,3 +130,15 @@ class ServiceFilter(filters.FilterSet):  # type: ignore[misc]  # django-filter s
     class Meta:
         model = Service
         fields = ["provider", "category", "type", "is_active", "missing_upstream", "upstream_id"]
+
+
+class StaffFilterBackend(DjangoFilterBackend):  # type: ignore[misc]  # django-filter ships no type hints
+    """django-filter, skipped when the request names none of the list's filters (an unfiltered page, the most
+    common one, then builds no filter form)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
+        filterset_class = getattr(view, "filterset_class", None)
+        if filterset_class is None or not set(request.query_params) & set(filterset_class.base_filters):
+            return queryset
+        filtered: QuerySet[Any] = super().filter_queryset(request, queryset, view)
+        return filtered

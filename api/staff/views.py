@@ -5,7 +5,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.decorators import action
@@ -20,6 +19,7 @@ from accounts.models import User
 from api.staff import filters
 from api.staff.authentication import StaffTokenAuthentication
 from api.staff.permissions import StaffModelPermissions, requires
+from api.staff.rows import columns_of
 from api.staff.schema import StaffAutoSchema
 from api.staff.serializers import (
     AdjustmentSerializer,
@@ -91,7 +91,7 @@ class StaffViewSet(viewsets.GenericViewSet[Any]):
     authentication_classes = [StaffTokenAuthentication]
     permission_classes = [StaffModelPermissions]
     pagination_class = StaffPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [filters.StaffFilterBackend]
     schema = StaffAutoSchema()
 
     def get_exception_handler(self) -> Any:
@@ -107,8 +107,16 @@ class StaffViewSet(viewsets.GenericViewSet[Any]):
         return signed_in(self.request)
 
 
-class ReadOnlyStaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
-    pass
+class ReadOnlyStaffViewSet(mixins.RetrieveModelMixin, StaffViewSet):
+    def list(self, request: Request) -> Response:
+        """A page of the filtered records; read as plain rows where the serializer allows (api.staff.rows)."""
+        queryset = self.filter_queryset(self.get_queryset())
+        columns = columns_of(self.get_serializer_class())
+        if columns is None:
+            page = self.paginate_queryset(queryset)
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        rows = self.paginate_queryset(queryset.values(*columns.paths))
+        return self.get_paginated_response(columns.render(rows or []))
 
 
 class OrderViewSet(ReadOnlyStaffViewSet):

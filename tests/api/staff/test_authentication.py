@@ -74,3 +74,11 @@ def test_another_scheme_is_not_a_token():
     client = client_of(sue)
     bearer = StaffClient(client.headers["authorization"].replace("Token", "Bearer"))
     assert _refused(bearer.get("orders/")) == "Authentication credentials were not provided."
+
+
+def test_a_staff_session_before_its_second_factor_gets_json_too():
+    root = staff_member("root", superuser=True)
+    client = Client()
+    client.force_login(root)
+    assert client.get("/admin/").status_code == 302  # the admin sends it to the code page
+    assert _refused(client.get(f"{V1}orders/")) == "Authentication credentials were not provided."

@@ -4,8 +4,12 @@ the actions its admin actions allow, and a refused call (403) changes nothing.""
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
+from accounts.models import User
+from api.staff.permissions import granted
+from api.staff.tokens import staff_token_issue
 from backoffice.models import AuditEntry
 from billing.models import DepositRequest, LedgerEntry, Wallet
 from billing.services import wallet_debit
@@ -109,8 +113,6 @@ def test_each_role_reads_exactly_what_it_views_in_the_admin(role, staff_clients,
 def test_the_api_and_the_admin_agree_for_each_role(role):
     """The same staff member, through both doors: a list opens in the API exactly when its changelist opens."""
     member = staff_member(f"{role.lower()}-both", role=role)
-    from api.staff.tokens import staff_token_issue
-
     api = StaffClient(f"Token {staff_token_issue(user=member)}")
     admin = Client()
     admin.force_login(member)
@@ -158,3 +160,13 @@ def test_a_superuser_may_do_everything(root, records, alice):
     actions = _actions(records, alice)
     for name in ("link-upstream", "approve", "adjust", "set-markup"):
         assert root.post(*actions[name]).status_code == 200, name
+
+
+def test_the_permissions_read_in_one_query_are_the_ones_django_grants(django_assert_num_queries):
+    both = staff_member("both", role="Support")
+    both.groups.add(Group.objects.get(name="Finance"))
+    both.user_permissions.add(Permission.objects.get(codename="view_service"))
+    for user in [both, staff_member("plain"), staff_member("catalog-only", role="Catalog")]:
+        with django_assert_num_queries(1):
+            mine = granted(user=user)
+        assert mine == User.objects.get(pk=user.pk).get_all_permissions()
