@@ -41,7 +41,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "backoffice.view_alert",
     ),
     # What is sold and at what price: providers (add, edit, sync, test), categories (add, edit), services (edit,
-    # enable, disable, markup). No orders, no money.
+    # enable, disable, markup; add the manual ones staff fulfil). No orders, no money.
     "Catalog": (
         "catalog.view_provider",
         "catalog.add_provider",
@@ -50,6 +50,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "catalog.add_category",
         "catalog.change_category",
         "catalog.view_service",
+        "catalog.add_service",
         "catalog.change_service",
         "backoffice.view_alert",
     ),

@@ -28,6 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
@@ -173,7 +174,8 @@ def takings_of_month(*, now: datetime) -> MonthTakings:
     by_service: dict[Any, list[Any]] = {}
     for row in rows:
         _add(by_day, row["day"], "", row)
-        _add(by_provider, row["provider_id"], row["provider__name"], row)
+        # Orders of manual services have no provider: staff fulfil them (one row of their own, id 0).
+        _add(by_provider, row["provider_id"] or 0, row["provider__name"] or gettext("Fulfilled by staff"), row)
         _add(by_service, row["service_id"], row["service__name"], row)
         statuses[row["status"]] += row["orders"]
     days: dict[Any, Takings] = {row.id: row.takings for row in _named(by_day)}

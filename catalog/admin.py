@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
@@ -17,7 +18,9 @@ from backoffice.filters import ProviderAttentionFilter, ServiceAttentionFilter
 from catalog.models import Category, Provider, Service
 from catalog.services.listings import (
     ADMIN_FIELDS,
+    MANUAL_FIELDS,
     category_save,
+    manual_service_create,
     service_save,
     services_disable,
     services_enable,
@@ -32,6 +35,7 @@ from catalog.services.providers import (
 )
 from catalog.services.sync import catalog_sync
 from panel.admin import action_confirmation
+from upstream.service_types import SUPPORTED_TYPES
 
 
 def _report_disabled(request: HttpRequest, disabled: list[Service]) -> None:
@@ -237,6 +241,18 @@ class ServiceAdminForm(forms.ModelForm[Service]):
         fields = ADMIN_FIELDS
 
 
+class ManualServiceForm(forms.ModelForm[Service]):
+    """A service the panel fulfils itself: no provider's catalog gives its type, limits or cost, the admin does."""
+
+    type = forms.ChoiceField(choices=[(name, name) for name in SUPPORTED_TYPES], initial="Default")
+
+    class Meta:
+        model = Service
+        fields = (*ADMIN_FIELDS, *MANUAL_FIELDS)
+        labels = {"upstream_rate": "cost per 1000"}
+        help_texts = {"upstream_rate": f"What 1000 cost you to deliver, in {settings.PANEL_CURRENCY}."}
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin[Service]):
     form = ServiceAdminForm
@@ -324,9 +340,30 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         ),
     ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Services come from a provider's catalog (sync), never typed in by hand.
-        return False
+    # A provider's services come from its catalog (sync); "Add service" creates a manual one, which staff fulfil
+    # themselves (the staff API's fulfilment endpoints) and which is never sent upstream.
+    manual_fieldsets = [
+        (None, {"fields": ["name", "category", "description", "is_active", "disabled_reason"]}),
+        ("Orders", {"fields": ["type", "min_quantity", "max_quantity", "refill_days", "deny_duplicates"]}),
+        ("Price", {"fields": ["upstream_rate", "markup_percent", "fixed_rate", "rate", "margin"]}),
+        ("Price history", {"fields": ["price_history"], "classes": ["collapse"]}),
+    ]
+
+    def _manual(self, obj: Service | None) -> bool:
+        return obj is None or obj.is_manual
+
+    def get_form(self, request: HttpRequest, obj: Service | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if self._manual(obj):
+            kwargs["form"] = ManualServiceForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Service | None = None) -> Any:
+        return self.manual_fieldsets if self._manual(obj) else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Service | None = None) -> Any:
+        if self._manual(obj):
+            return [name for name in self.readonly_fields if name not in MANUAL_FIELDS]
+        return self.readonly_fields
 
     @admin.display(description="min–max")
     def limits(self, obj: Service) -> str:
@@ -339,7 +376,8 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
 
     @admin.display(description="upstream rate", ordering="upstream_rate")
     def upstream_price(self, obj: Service) -> str:
-        return f"{obj.upstream_rate.normalize():f} {obj.provider.currency}"
+        currency = obj.provider.currency if obj.provider else settings.PANEL_CURRENCY
+        return f"{obj.upstream_rate.normalize():f} {currency}"
 
     @admin.display(description="cost")
     def cost(self, obj: Service) -> Decimal:
@@ -360,6 +398,9 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         return format_html("<table>{}{}</table>", head, table)
 
     def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
+        if not change:
+            manual_service_create(service=obj, actor=signed_in(request))
+            return
         service_save(service=obj, fields=form.changed_data, actor=signed_in(request))
 
     @admin.action(description="Enable selected services", permissions=["change"])

@@ -147,18 +147,22 @@ class Service(models.Model):
         BELOW_COST = SaleProblem.BELOW_COST.value, "fixed price below cost"
         NO_PRICE = SaleProblem.NO_PRICE.value, "no usable price"
 
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="services")
-    upstream_id = models.PositiveBigIntegerField("upstream service id")
+    # None: a manual service, which staff fulfil themselves (the staff API's fulfilment endpoints); never sent upstream.
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="services", null=True, blank=True)
+    upstream_id = models.PositiveBigIntegerField("upstream service id", null=True, blank=True)
     upstream_name = models.CharField(max_length=500, editable=False)
     name = models.CharField(
         max_length=500, help_text="Shown to customers. Follows the upstream name until you change it."
     )
-    type = models.CharField(max_length=50, default="Default", editable=False)
+    type = models.CharField(max_length=50, default="Default")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
     upstream_category = models.CharField(max_length=200, blank=True, editable=False)
-    upstream_rate = models.DecimalField(editable=False, help_text="Per 1000, in the provider's currency.", **RATE)
-    min_quantity = models.PositiveBigIntegerField("min", editable=False)
-    max_quantity = models.PositiveBigIntegerField("max", editable=False)
+    upstream_rate = models.DecimalField(
+        help_text="Per 1000, in the provider's currency (a manual service: what it costs us, in the panel currency).",
+        **RATE,
+    )
+    min_quantity = models.PositiveBigIntegerField("min")
+    max_quantity = models.PositiveBigIntegerField("max")
     refill = models.BooleanField(default=False, editable=False)
     cancel = models.BooleanField(default=False, editable=False)
     dripfeed = models.BooleanField("drip-feed", default=False, editable=False)
@@ -204,6 +208,12 @@ class Service(models.Model):
         ordering = ["category__position", "category__name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "upstream_id"], name="service_unique_upstream_id"),
+            # A service is a provider's (with its upstream id) or manual (neither).
+            models.CheckConstraint(
+                condition=Q(provider__isnull=True, upstream_id__isnull=True)
+                | Q(provider__isnull=False, upstream_id__isnull=False),
+                name="service_provider_has_upstream_id",
+            ),
             models.CheckConstraint(condition=Q(markup_percent__gte=0), name="service_markup_not_negative"),
             models.CheckConstraint(condition=Q(fixed_rate__gt=0), name="service_fixed_rate_positive"),
             models.CheckConstraint(condition=Q(upstream_rate__gte=0), name="service_upstream_rate_not_negative"),
@@ -215,23 +225,32 @@ class Service(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_manual(self) -> bool:
+        """Fulfilled by staff, not bought from a provider."""
+        return self.provider_id is None
+
     def price(self) -> Price:
-        """What customers pay per 1000 and what it costs us (with its provider and category loaded)."""
+        """What customers pay per 1000 and what it costs us (with its provider and category loaded). A manual
+        service's cost is in the panel currency already."""
+        provider = self.provider
         markup = first_markup(
             self.markup_percent,
             self.category.markup_percent,
-            self.provider.markup_percent,
+            provider.markup_percent if provider else None,
             default=Decimal(settings.DEFAULT_MARKUP_PERCENT),
         )
         return price_of(
             upstream_rate=self.upstream_rate,
-            exchange_rate=self.provider.exchange_rate,
+            exchange_rate=provider.exchange_rate if provider else Decimal(1),
             markup_percent=markup,
             fixed_rate=self.fixed_rate,
         )
 
     def clean(self) -> None:
-        if not self.is_active or self.provider_id is None or self.upstream_rate is None:
+        if self.min_quantity is not None and self.max_quantity is not None and self.min_quantity > self.max_quantity:
+            raise ValidationError({"max_quantity": "The maximum must not be below the minimum."})
+        if not self.is_active or self.upstream_rate is None or self.category_id is None:
             return
         price = self.price()
         problem = sale_problem(price=price, missing_upstream=self.missing_upstream)

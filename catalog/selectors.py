@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -40,13 +41,17 @@ def catalog_version() -> str:
     return version or ""
 
 
+# On sale: active, in an active category, and of an active provider or manual (staff fulfil it).
+ON_SALE = Q(is_active=True, category__is_active=True) & (Q(provider__isnull=True) | Q(provider__is_active=True))
+
+
 def services_for_sale() -> list[dict[str, Any]]:
     """Every service a customer can order now, at its base rate: one query, then cached until a change."""
     cached: list[dict[str, Any]] | None = cache.get(CACHE_KEY)
     if cached is not None:
         return cached
     services = (
-        Service.objects.filter(is_active=True, provider__is_active=True, category__is_active=True)
+        Service.objects.filter(ON_SALE)
         .select_related("category", "provider")
         .order_by("category__position", "category__name", "pk")
     )
@@ -84,11 +89,7 @@ class CustomerService:
 
 def customer_service(*, user: User, service_id: int) -> CustomerService | None:
     """A service this customer may order now, with their rate; None when it is not on sale."""
-    service = (
-        Service.objects.select_related("provider", "category")
-        .filter(pk=service_id, is_active=True, provider__is_active=True, category__is_active=True)
-        .first()
-    )
+    service = Service.objects.select_related("provider", "category").filter(ON_SALE, pk=service_id).first()
     if service is None:
         return None
     cost = service.price().cost

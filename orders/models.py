@@ -34,13 +34,15 @@ class Order(models.Model):
         HELD = "held", "held (upstream refused for now)"
         UNKNOWN = "unknown", "unknown (may exist upstream)"
         REJECTED = "rejected", "rejected upstream"
+        MANUAL = "manual", "manual (staff fulfil it)"
 
     FINAL = (Status.COMPLETED, Status.PARTIAL, Status.CANCELED)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="orders")
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders")
-    upstream_service_id = models.PositiveBigIntegerField()
+    # None with submission MANUAL: an order of a manual service, fulfilled by staff and never sent upstream.
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
+    upstream_service_id = models.PositiveBigIntegerField(null=True, blank=True)
     link = models.CharField(max_length=2000, blank=True)
     quantity = models.PositiveBigIntegerField(help_text="In total (every run of a drip-feed).")
     runs = models.PositiveIntegerField(null=True, blank=True)
@@ -87,6 +89,12 @@ class Order(models.Model):
                 condition=Q(submission="sent") | Q(upstream_id__isnull=True) | Q(submission="unknown"),
                 name="order_upstream_id_only_when_sent",
             ),
+            # Manual orders and only they have no provider: nothing can forward or poll them.
+            models.CheckConstraint(
+                condition=Q(provider__isnull=True, upstream_service_id__isnull=True, submission="manual")
+                | (Q(provider__isnull=False, upstream_service_id__isnull=False) & ~Q(submission="manual")),
+                name="order_manual_has_no_provider",
+            ),
         ]
         indexes = [
             models.Index(fields=["submission", "next_attempt_at"], name="order_forward_due"),
@@ -108,6 +116,10 @@ class Order(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def is_manual(self) -> bool:
+        return self.submission == self.Submission.MANUAL
 
 
 class FollowupRequest(models.Model):

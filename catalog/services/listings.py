@@ -40,6 +40,8 @@ ADMIN_FIELDS = (
     "refill_days",
     "deny_duplicates",
 )
+# What an admin also sets of a manual service (no provider's catalog says them).
+MANUAL_FIELDS = ("type", "min_quantity", "max_quantity", "upstream_rate")
 CATEGORY_FIELDS = ("name", "position", "is_active", "markup_percent")
 
 
@@ -62,7 +64,7 @@ def services_disabled_alert(*, services: Iterable[Service]) -> None:
                 kind=Kind.SERVICE_DISABLED,
                 key=_disabled_key(service.pk),
                 subject=f"service {service.pk} ({service.name[:100]}) disabled: {why}",
-                body=f"The catalog sync of {service.provider.name} stopped selling service {service.pk}, "
+                body=f"The catalog sync of {service.provider} stopped selling service {service.pk}, "
                 f"{service.name}, upstream id {service.upstream_id}: {why}. Raise its fixed price, or enable it "
                 "again when it can be sold.",
                 url=admin_link("catalog_service_change", service.pk),
@@ -163,8 +165,9 @@ def _price_audit(actor: User | None, service: Service, before: dict[str, object]
 def service_save(*, service: Service, fields: Iterable[str], actor: User | None) -> Service:
     """Save an admin's edit of these fields onto the current row (a sync may have run meanwhile), repriced; a price
     change is audited with `actor` (None: the command line)."""
-    edited = [name for name in fields if name in ADMIN_FIELDS]
     current = services_locked(Service.objects.filter(pk=service.pk))[0]
+    editable = (*ADMIN_FIELDS, *MANUAL_FIELDS) if current.is_manual else ADMIN_FIELDS
+    edited = [name for name in fields if name in editable]
     before = values_of(current, AUDITED_PRICE)
     for name in edited:
         setattr(current, name, getattr(service, name))
@@ -178,6 +181,21 @@ def service_save(*, service: Service, fields: Iterable[str], actor: User | None)
         entry.save()
     transaction.on_commit(catalog_changed)
     return current
+
+
+@transaction.atomic
+def manual_service_create(*, service: Service, actor: User | None) -> Service:
+    """Create a service the panel fulfils itself (no provider; its orders wait for staff), priced by the same
+    rule as every service: its cost per 1000 in the panel currency, and markup or a fixed price."""
+    service.provider, service.upstream_id = None, None
+    service.upstream_name = service.upstream_name or service.name
+    history = apply_price(service)
+    service.save()
+    prices_record([history])
+    audit_record(actor=actor, action="service.create", target=service, before={},
+                 after=values_of(service, ("name", *MANUAL_FIELDS, *AUDITED_PRICE)))  # fmt: skip
+    transaction.on_commit(catalog_changed)
+    return service
 
 
 @transaction.atomic

@@ -195,7 +195,7 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
     with transaction.atomic():
         # Serializes overlapping syncs of one provider (a beat run and an admin's "sync now").
         Provider.objects.select_for_update().filter(pk=provider.pk).first()
-        existing = {s.upstream_id: s for s in services_locked(Service.objects.filter(provider=provider))}
+        existing = {s.upstream_id or 0: s for s in services_locked(Service.objects.filter(provider=provider))}
         new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in existing]
         categories = _categories_for({_category_name(info.category) for info in incoming.values()})
 

@@ -21,7 +21,7 @@ def orders_unknown_alert(*, order_ids: Iterable[int]) -> None:
                 key=_key(order.pk),
                 subject=f"order {order.pk} is in an unknown state",
                 body=f"Order {order.pk} ({order.quantity} × service {order.service_id}, provider "
-                f"{order.provider.name}) may or may not exist upstream: {order.last_error} It is never resent on "
+                f"{order.provider}) may or may not exist upstream: {order.last_error} It is never resent on "
                 "its own. Check at the provider, then link it to its upstream id, resend it, or cancel it with a "
                 "refund.",
                 url=admin_link("orders_order_change", order.pk),

@@ -78,6 +78,8 @@ def order_forward(*, order_id: int) -> str:
     if not _claim_for_sending(order_id):
         return ""
     order = Order.objects.select_related("provider", "service").get(pk=order_id)
+    if order.provider is None or order.upstream_service_id is None:  # a manual order cannot be claimed: a bug
+        raise ValueError(f"order {order_id} has no provider to send it to")
     now = timezone.now()
     retry_at = now + _backoff(order.attempts)
     try:

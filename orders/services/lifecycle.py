@@ -33,6 +33,8 @@ SUBMISSION_MOVES: Mapping[str, frozenset[str]] = {
     Submission.UNKNOWN: frozenset({Submission.SENT, Submission.QUEUED}),
     Submission.SENT: frozenset(),
     Submission.REJECTED: frozenset({Submission.UNKNOWN}),
+    # Staff fulfil it (orders/services/manual.py): it never goes upstream.
+    Submission.MANUAL: frozenset(),
 }
 
 # What customers see. Providers move open orders back and forth; a final status is never left.

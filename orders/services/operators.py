@@ -50,7 +50,7 @@ def order_resend(*, order_id: int, actor: User) -> bool:
     return True
 
 
-def _locked_order(order_id: int) -> Order:
+def order_locked(order_id: int) -> Order:
     order = Order.objects.select_for_update().select_related("user").filter(pk=order_id).first()
     if order is None:
         raise OrderError(f"There is no order {order_id}.")
@@ -61,7 +61,7 @@ def order_link_upstream(*, order_id: int, upstream_id: int, actor: User) -> None
     """Record the upstream id an operator found for an UNKNOWN order; polling takes it from there."""
     try:
         with transaction.atomic():
-            order = _locked_order(order_id)
+            order = order_locked(order_id)
             if order.submission != Submission.UNKNOWN or order.is_final:
                 raise OrderError("Only an open order in the unknown state can be linked to an upstream id.")
             now = timezone.now()
@@ -83,7 +83,7 @@ def order_finish(*, order_id: int, status: str, actor: User, remains: int | None
     as for a polled status, and given once."""
     if status not in Order.FINAL:
         raise OrderError("Choose Completed, Partial or Canceled.")
-    order = _locked_order(order_id)
+    order = order_locked(order_id)
     if order.is_final:
         raise OrderError(f"Order {order_id} is already {order.status}.")
     if order.submission == Submission.SENDING:

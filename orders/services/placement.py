@@ -79,11 +79,14 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str]) ->
         rate=quote.rate,
         charge=quote.charge,
         cost=quote.cost,
+        # A manual service's order waits for staff (orders/services/manual.py); it is never forwarded.
+        submission=Order.Submission.MANUAL if service.is_manual else Order.Submission.QUEUED,
     )
     wallet_debit(user=user, amount=order.charge, kind=LedgerEntry.Kind.CHARGE, order=order)
-    from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
+    if not order.is_manual:
+        from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
 
-    transaction.on_commit(lambda: forward_order.delay(order.pk))
+        transaction.on_commit(lambda: forward_order.delay(order.pk))
     return order
 
 
