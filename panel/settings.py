@@ -274,6 +274,13 @@ SPECTACULAR_SETTINGS = {
     # Only the staff API: API v2 is documented on its own page.
     "PREPROCESSING_HOOKS": ["api.staff.schema.staff_endpoints_only"],
     "SCHEMA_PATH_PREFIX": "/api/staff/v1",
+    # Each model's statuses by their own name (an order's appear in two components, the order and its progress).
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "RefillStatusEnum": "orders.models.Refill.Status",
+        "CancelRequestStatusEnum": "orders.models.CancelRequest.Status",
+        "DepositStatusEnum": "billing.models.DepositRequest.Status",
+    },
     "DESCRIPTION": "What staff see and do in the admin, as a REST API: every operation names the Django "
     "permission it needs, which each staff role (Support, Finance, Catalog) has exactly as in the admin.\n\n"
     "Send `Authorization: Token <token>` with a token from `manage.py staff_token USERNAME` (on this page: "

@@ -126,10 +126,11 @@ class ServiceFilter(filters.FilterSet):  # type: ignore[misc]  # django-filter s
     is_active = filters.BooleanFilter()
     missing_upstream = filters.BooleanFilter()
     upstream_id = IdFilter(label="The provider's service id")
+    manual = filters.BooleanFilter(field_name="provider", lookup_expr="isnull", label="Fulfilled by staff")
 
     class Meta:
         model = Service
-        fields = ["provider", "category", "type", "is_active", "missing_upstream", "upstream_id"]
+        fields = ["provider", "category", "type", "is_active", "missing_upstream", "upstream_id", "manual"]
 
 
 class StaffFilterBackend(DjangoFilterBackend):  # type: ignore[misc]  # django-filter ships no type hints

@@ -40,7 +40,8 @@ class StaffAutoSchema(AutoSchema):
     def get_summary(self) -> str:
         view: Any = self.view
         if view.action in ("list", "retrieve"):
-            return f"List {view.basename}" if view.action == "list" else f"One of the {view.basename}, by id"
+            noun = view.basename.replace("-", " ")
+            return f"List {noun}" if view.action == "list" else f"One of the {noun}, by id"
         return re.split(r"[:.;]\s", get_doc(getattr(view, view.action)), maxsplit=1)[0]
 
     def get_description(self) -> str:  # type: ignore[override]

@@ -127,6 +127,9 @@ class ProviderSerializer(serializers.ModelSerializer[Provider]):
 
 class ServiceSerializer(serializers.ModelSerializer[Service]):
     category_name = serializers.CharField(source="category.name", read_only=True)
+    is_manual = serializers.BooleanField(
+        read_only=True, help_text="Fulfilled by staff: no provider, never sent upstream."
+    )
     cost = serializers.DecimalField(
         source="price.cost", max_digits=30, decimal_places=RATE_PLACES, read_only=True,
         help_text="What 1000 cost us, in the panel currency.",
@@ -138,7 +141,7 @@ class ServiceSerializer(serializers.ModelSerializer[Service]):
     class Meta:
         model = Service
         fields = [
-            "id", "name", "provider", "category", "category_name", "type", "upstream_id", "upstream_name",
+            "id", "name", "is_manual", "provider", "category", "category_name", "type", "upstream_id", "upstream_name",
             "upstream_category", "upstream_rate", "min_quantity", "max_quantity", "refill", "cancel", "dripfeed",
             "description", "refill_days", "deny_duplicates", "is_active", "missing_upstream", "disabled_reason",
             "markup_percent", "fixed_rate", "rate", "cost", "margin_percent", "average_seconds", "created_at",
@@ -163,6 +166,20 @@ class CancelSerializer(serializers.Serializer[Any]):
 class PartialSerializer(serializers.Serializer[Any]):
     remains = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, help_text="How many of the ordered units were not delivered."
+    )
+
+
+class ProgressSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(
+        choices=Order.Status.choices,
+        help_text="An open status records progress; Completed, Partial (with remains) or Canceled ends the order "
+        "and refunds what was not delivered.",
+    )
+    start_count = serializers.IntegerField(
+        required=False, allow_null=True, max_value=BIGINT_MAX, help_text="The count before delivery began."
+    )
+    remains = serializers.IntegerField(
+        required=False, allow_null=True, max_value=BIGINT_MAX, help_text="How many units are still to deliver."
     )
 
 

@@ -9,6 +9,7 @@ from api.staff import views
 
 router = SimpleRouter()
 router.register("orders", views.OrderViewSet, basename="orders")
+router.register("manual-orders", views.ManualOrderViewSet, basename="manual-orders")
 router.register("refills", views.RefillViewSet, basename="refills")
 router.register("cancels", views.CancelRequestViewSet, basename="cancels")
 router.register("customers", views.CustomerViewSet, basename="customers")

@@ -34,6 +34,7 @@ from api.staff.serializers import (
     OrderSerializer,
     PartialSerializer,
     PaymentSerializer,
+    ProgressSerializer,
     ProviderSerializer,
     RefillSerializer,
     RejectSerializer,
@@ -45,6 +46,7 @@ from billing.services import deposit_approve, deposit_reject, wallet_credit, wal
 from catalog.models import Provider, Service
 from catalog.services.listings import services_set_markup
 from orders.models import CancelRequest, Order, Refill
+from orders.services.manual import manual_order_update, manual_orders_open
 from orders.services.operators import order_finish, order_link_upstream, order_resend
 from panel.errors import ApplicationError
 
@@ -81,7 +83,7 @@ def staff_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
 class StaffPagination(CursorPagination):
     """Newest first, 50 a page (`page_size` up to 200); `next` and `previous` are links with a cursor."""
 
-    ordering = "-id"
+    ordering: str | tuple[str, ...] = "-id"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -178,6 +180,37 @@ class OrderViewSet(ReadOnlyStaffViewSet):
         """Mark the order Partial with what remains undelivered: the customer gets back that share of the charge
         (charge × remains ÷ quantity, rounded down)."""
         return self._finish(Order.Status.PARTIAL, remains=self._input(PartialSerializer)["remains"])
+
+
+class OldestFirst(StaffPagination):
+    ordering = ("created_at", "id")
+
+
+class ManualOrderViewSet(ReadOnlyStaffViewSet):
+    """The open orders of manual services, oldest first: the panel fulfils them itself (they have no provider
+    and are never sent upstream). Pull them, do the work, report progress."""
+
+    serializer_class = OrderSerializer
+    filterset_class = filters.OrderFilter
+    pagination_class = OldestFirst
+
+    def get_queryset(self) -> QuerySet[Order]:
+        if self.action == "progress":
+            # Any order: a closed one, or one a provider fulfils, gets the service's reason, not a 404.
+            return Order.objects.select_related("user", "service")
+        return manual_orders_open()
+
+    @extend_schema(request=ProgressSerializer, responses=OrderSerializer)
+    @requires("orders.change_order")
+    @action(detail=True, methods=["post"])
+    def progress(self, request: Request, pk: str) -> Response:
+        """Report a manual order's progress: its status, and the start count and remains given. Completed,
+        Partial (with remains) and Canceled end it and refund what was not delivered, once."""
+        order = self.get_object()
+        data = self._input(ProgressSerializer)
+        manual_order_update(order_id=order.pk, actor=self.actor, status=data["status"],
+                            start_count=data.get("start_count"), remains=data.get("remains"))  # fmt: skip
+        return Response(OrderSerializer(self.get_queryset().get(pk=order.pk)).data)
 
 
 class RefillViewSet(ReadOnlyStaffViewSet):

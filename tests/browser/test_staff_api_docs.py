@@ -23,7 +23,7 @@ def test_an_operator_reads_the_docs_and_tries_a_call(page: Page, live_server):
     page.goto("/api/staff/docs/")
     expect(page.locator(".info .title")).to_contain_text("SMM panel staff API")
     operations = page.locator(".opblock")
-    expect(operations).to_have_count(27)
+    expect(operations).to_have_count(30)
     expect(page.locator(".opblock-tag-section", has_text="orders")).to_be_visible()
     shot(page, "staff-api-docs")
 

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.django_db
 # Each list, and the admin changelist that shows the same records.
 LISTS = {
     "orders/": "/admin/orders/order/",
+    "manual-orders/": "/admin/orders/order/",
     "refills/": "/admin/orders/refill/",
     "cancels/": "/admin/orders/cancelrequest/",
     "customers/": "/admin/accounts/user/",
@@ -41,7 +42,7 @@ LISTS = {
     "services/": "/admin/catalog/service/",
 }
 READS = {
-    "Support": {"orders/", "refills/", "cancels/", "customers/"},
+    "Support": {"orders/", "manual-orders/", "refills/", "cancels/", "customers/"},
     "Finance": {"wallets/", "payments/", "deposits/"},
     "Catalog": {"providers/", "services/"},
     "superuser": set(LISTS),
@@ -56,8 +57,13 @@ def records(alice, bob):
     RefillFactory.create()
     CancelRequestFactory.create()
     PaymentFactory.create(user=bob)
+    manual = OrderFactory.create(
+        user=bob, service=ServiceFactory.create(provider=None, upstream_id=None), provider=None,
+        upstream_service_id=None, submission=Order.Submission.MANUAL, charge=0,
+    )  # fmt: skip
     return {
         "order": order,
+        "manual": manual,
         "deposit": DepositRequestFactory.create(user=bob, amount=Decimal(25)),
         "service": ServiceFactory.create(),
     }
@@ -66,8 +72,9 @@ def records(alice, bob):
 def _state(records) -> tuple[object, ...]:
     """Everything an action could change: the order, the deposit, the service's price, money, the audit trail."""
     order = Order.objects.get(pk=records["order"].pk)
+    manual = Order.objects.get(pk=records["manual"].pk)
     return (
-        order.status, order.submission, order.upstream_id, order.remains,
+        order.status, order.submission, order.upstream_id, order.remains, manual.status, manual.start_count,
         DepositRequest.objects.get(pk=records["deposit"].pk).status,
         Service.objects.filter(pk=records["service"].pk).values_list("markup_percent", "rate").get(),
         sorted(Wallet.objects.values_list("user__username", "balance")),
@@ -87,11 +94,12 @@ def _actions(records, alice) -> dict[str, tuple[str, dict[str, object]]]:
         "reject": (f"deposits/{deposit}/reject/", {"note": "not received"}),
         "adjust": (f"wallets/{alice.wallet.pk}/adjust/", {"direction": "credit", "amount": "5", "note": "goodwill"}),
         "set-markup": ("services/set-markup/", {"services": [service], "markup_percent": "100"}),
+        "progress": (f"manual-orders/{records['manual'].pk}/progress/", {"status": "In progress", "start_count": 5}),
     }
 
 
 ACTS = {
-    "Support": {"resend", "link-upstream", "cancel", "mark-completed", "mark-partial"},
+    "Support": {"resend", "link-upstream", "cancel", "mark-completed", "mark-partial", "progress"},
     "Finance": {"approve", "reject", "adjust"},
     "Catalog": {"set-markup"},
 }
@@ -139,6 +147,8 @@ def test_support_resolves_an_order(support, records, alice):
     response = support.post(*actions["link-upstream"])
     assert response.status_code == 200
     assert (response.json()["submission"], response.json()["upstream_id"]) == ("sent", 4242)
+    progress = support.post(*actions["progress"])
+    assert progress.status_code == 200 and progress.json()["start_count"] == 5
 
 
 def test_finance_approves_and_adjusts(finance, records, alice, bob):
@@ -158,7 +168,7 @@ def test_catalog_sets_a_markup(catalog_staff, records, alice):
 
 def test_a_superuser_may_do_everything(root, records, alice):
     actions = _actions(records, alice)
-    for name in ("link-upstream", "approve", "adjust", "set-markup"):
+    for name in ("link-upstream", "approve", "adjust", "set-markup", "progress"):
         assert root.post(*actions[name]).status_code == 200, name
 
 
