@@ -12,6 +12,7 @@ from api.models import StaffToken
 from panel.errors import ApplicationError
 
 PREFIX_LENGTH = 12
+USER_FIELDS = ("id", "username", "is_active", "is_staff", "is_superuser")
 
 
 def _digest(secret: str) -> str:
@@ -34,7 +35,13 @@ def staff_token_user(*, key: str) -> User | None:
     is_staff (or are deactivated) lose the API at once. The secret is compared in constant time."""
     if len(key) <= PREFIX_LENGTH:
         return None
-    token = StaffToken.objects.select_related("user").filter(prefix=key[:PREFIX_LENGTH]).first()
+    token = (
+        StaffToken.objects.select_related("user")
+        # What the API reads of its user: never the password hash.
+        .only("secret_hash", *(f"user__{name}" for name in USER_FIELDS))
+        .filter(prefix=key[:PREFIX_LENGTH])
+        .first()
+    )
     if token is None or not hmac.compare_digest(token.secret_hash, _digest(key[PREFIX_LENGTH:])):
         return None
     user = token.user

@@ -31,6 +31,7 @@ from api.staff.serializers import (
     LinkUpstreamSerializer,
     MarkupResultSerializer,
     MarkupSerializer,
+    OrderRowSerializer,
     OrderSerializer,
     PartialSerializer,
     PaymentSerializer,
@@ -127,6 +128,9 @@ class OrderViewSet(ReadOnlyStaffViewSet):
     queryset = Order.objects.select_related("user", "service")
     serializer_class = OrderSerializer
     filterset_class = filters.OrderFilter
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        return OrderRowSerializer if self.action == "list" else OrderSerializer
 
     def _answer(self, order_id: int) -> Response:
         return Response(OrderSerializer(self.get_queryset().get(pk=order_id)).data)

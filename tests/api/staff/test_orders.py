@@ -46,10 +46,14 @@ def test_it_lists_orders_newest_first_with_what_operators_need(support, alice):
     assert [row["id"] for row in body["results"]] == [second.pk, first.pk]
     assert body["next"] is None and body["previous"] is None
     row = body["results"][1]
-    assert row["customer"] == alice.pk and row["customer_username"] == "alice"
-    assert (row["charge"], row["cost"], row["rate"]) == ("1.50000", "1.00000", "1.500000")
+    assert (row["customer"], row["service"], row["charge"], row["quantity"]) == (
+        alice.pk, first.service_id, "1.50000", 1000
+    )  # fmt: skip
     assert (row["status"], row["submission"], row["upstream_id"]) == ("Pending", "sent", 4242)
-    assert support.get(f"orders/{first.pk}/").json() == row
+    # The order's page has the row and the rest.
+    page = support.get(f"orders/{first.pk}/").json()
+    assert row.items() <= page.items()
+    assert (page["customer_username"], page["cost"], page["rate"]) == ("alice", "1.00000", "1.500000")
 
 
 def test_it_filters_orders(support, alice, bob):
