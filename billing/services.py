@@ -27,7 +27,7 @@ from billing.models import (
     Wallet,
     reference_key,
 )
-from panel.db import rows_update
+from panel.db import rows_insert, rows_update
 from panel.errors import ApplicationError
 from panel.formatting import money
 from panel.ids import record_id
@@ -213,7 +213,7 @@ def refunds_issue(*, refunds: "Sequence[tuple[Refundable, Decimal]]", note: str 
     # Wallets first, in id order (as every batch takes them, so two batches never wait on each other in a
     # circle). Every refund is written under its wallet's lock, so once these are ours, any refund of these
     # orders that another worker made is committed, and the next query sees it.
-    locked = (
+    locked = list(
         Wallet.objects.select_for_update()
         .filter(user_id__in={order.user_id for order, _ in wanted})
         .order_by("pk")
@@ -233,13 +233,17 @@ def refunds_issue(*, refunds: "Sequence[tuple[Refundable, Decimal]]", note: str 
         wallet_id = wallet_of[order.user_id]
         balances[wallet_id] += amount
         entries.append(LedgerEntry(wallet_id=wallet_id, kind=Kind.REFUND, amount=amount,
-                                   balance_after=balances[wallet_id], order_id=order.pk, note=note[:500]))  # fmt: skip
+                                   balance_after=balances[wallet_id], order_id=order.pk, note=note[:500],
+                                   created_at=now))  # fmt: skip
     if not entries:
         return []
-    created = LedgerEntry.objects.bulk_create(entries)
-    touched = {entry.wallet_id for entry in entries}
-    rows_update(Wallet, ["balance", "updated_at"], [(pk, balances[pk], now) for pk in sorted(touched)])
-    return created
+    fields = ["wallet", "kind", "amount", "balance_after", "order", "note", "created_at"]
+    values = [(e.wallet_id, e.kind, e.amount, e.balance_after, e.order_id, e.note, e.created_at) for e in entries]
+    for entry, pk in zip(entries, rows_insert(LedgerEntry, fields, values), strict=True):
+        entry.pk = pk
+    touched = sorted({entry.wallet_id for entry in entries})
+    rows_update(Wallet, ["balance", "updated_at"], [(pk, balances[pk], now) for pk in touched])
+    return entries
 
 
 def ledger_mismatches() -> list[Wallet]:

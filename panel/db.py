@@ -1,13 +1,14 @@
 """Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling, refunds)."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.types.json import Json, Jsonb
 
 BATCH_SIZE = 500
@@ -41,15 +42,6 @@ def _columns(model: type[models.Model], fields: Sequence[str]) -> list[models.Fi
     return columns
 
 
-# Fields whose preparation keeps a value of _PLAIN_TYPES as it is (JSON fields wrap theirs).
-_PLAIN_FIELDS = frozenset({
-    "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "DateTimeField", "DecimalField",
-    "ForeignKey", "IntegerField", "PositiveBigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
-    "SmallIntegerField", "TextField",
-})  # fmt: skip
-_PLAIN_TYPES = frozenset({type(None), int, str, Decimal})
-
-
 def _json_value(value: object) -> object:
     """A value as prepared for the database (get_db_prep_save), as JSON that Postgres casts back exactly."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -62,7 +54,56 @@ def _json_value(value: object) -> object:
         return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
     if isinstance(value, Json | Jsonb):
         return (value.dumps or json.dumps)(value.obj)
-    raise TypeError(f"rows_update cannot write a {type(value).__name__}")
+    raise TypeError(f"cannot write a {type(value).__name__} as JSON")
+
+
+# Fields whose preparation returns an int, a str or None as it is, and the same for a Decimal or an aware datetime.
+_KEPT_AS_IS = frozenset({
+    "AutoField", "BigAutoField", "BigIntegerField", "CharField", "DecimalField", "DateTimeField", "ForeignKey",
+    "IntegerField", "PositiveBigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
+    "SmallIntegerField", "TextField",
+})  # fmt: skip
+
+
+def _encoder(column: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Callable[[object], object]:
+    """How a column's values become JSON: Django's preparation, then _json_value; for the common cases the same
+    result without the preparation, which costs more than the rest of the row."""
+    prep = column.get_db_prep_save
+
+    def prepared(value: object) -> object:
+        return _json_value(prep(value, connection))
+
+    if column.get_internal_type() not in _KEPT_AS_IS:
+        return prepared
+
+    def encode(value: object) -> object:
+        kind = type(value)
+        if value is None or kind is int or kind is str:
+            return value
+        if kind is Decimal:
+            return str(value)
+        if kind is datetime and value.tzinfo is not None:  # type: ignore[attr-defined]
+            return value.isoformat()  # type: ignore[attr-defined]
+        return prepared(value)  # a naive datetime gets the current time zone; a str subclass, its text
+
+    return encode
+
+
+def _rows_json(
+    columns: Sequence[models.Field[Any, Any]], rows: Sequence[Sequence[object]], connection: BaseDatabaseWrapper
+) -> str:
+    encoders = [_encoder(column, connection) for column in columns]
+    encoded = [[encode(value) for encode, value in zip(encoders, row, strict=True)] for row in rows]
+    return json.dumps(encoded, ensure_ascii=False, allow_nan=False)
+
+
+def _casts(columns: Sequence[models.Field[Any, Any]], connection: BaseDatabaseWrapper) -> str:
+    """The select list that turns each element of a JSON array of rows back into the columns' types."""
+    quote = connection.ops.quote_name
+    return ", ".join(
+        f"(r->>{index})::{column.cast_db_type(connection)} AS {quote(column.column)}"  # type: ignore[attr-defined]
+        for index, column in enumerate(columns)
+    )  # (cast_db_type has no type hints)
 
 
 def rows_update(
@@ -85,33 +126,40 @@ def rows_update(
         model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
         return
     quote = connection.ops.quote_name
-    # cast_db_type has no type hints.
-    casts = ", ".join(
-        f"(r->>{index})::{column.cast_db_type(connection)} AS {quote(column.column)}"  # type: ignore[attr-defined]
-        for index, column in enumerate(columns)
-    )
     assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
     table, key = quote(model._meta.db_table), quote(columns[0].column)
     # Only the model's own table and column names, quoted, and the columns' types go into the text; the values
     # are one parameter.
     sql = (
         f"UPDATE {table} AS t SET {assignments} "  # noqa: S608  # nosec B608 - quoted identifiers, no values
-        f"FROM (SELECT {casts} FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE t.{key} = v.{key}"
+        f"FROM (SELECT {_casts(columns, connection)} FROM jsonb_array_elements(%s::jsonb) AS r) AS v "
+        f"WHERE t.{key} = v.{key}"
     )
-    preps = [column.get_db_prep_save for column in columns]
-    plain = [column.get_internal_type() in _PLAIN_FIELDS for column in columns]
-
-    def prepared(index: int, value: object) -> object:
-        # Django's preparation of these fields returns a value of these types as it is: skip it, it costs more
-        # than the rest of the row (an aware datetime: a naive one gets the current time zone, below).
-        if plain[index] and (type(value) in _PLAIN_TYPES or (isinstance(value, datetime) and value.tzinfo)):
-            return value
-        return preps[index](value, connection)
-
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
-            batch = [
-                [_json_value(prepared(i, value)) for i, value in enumerate(row)]
-                for row in rows[start : start + batch_size]
-            ]
-            cursor.execute(sql, [json.dumps(batch, ensure_ascii=False, allow_nan=False)])
+            cursor.execute(sql, [_rows_json(columns, rows[start : start + batch_size], connection)])
+
+
+def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[object]]) -> list[int]:
+    """Insert rows given as values of `fields` in one statement; their new primary keys, in order. bulk_create
+    for a hot path that has values, not objects: on Postgres the fields not named get no Python default and no
+    auto_now, so name every column that needs a value."""
+    if not rows:
+        return []
+    columns = _columns(model, fields)[1:]
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        objs = [model(**{column.attname: value for column, value in zip(columns, row, strict=True)}) for row in rows]
+        return [obj.pk for obj in model._default_manager.bulk_create(objs)]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column.column) for column in columns)
+    key = quote(model._meta.pk.column)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608  # nosec B608 - quoted identifiers
+        f"SELECT {names} FROM (SELECT {_casts(columns, connection)}, ordinality "
+        f"FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e (r, ordinality)) AS v ORDER BY ordinality "
+        f"RETURNING {key}"
+    )  # the keys come back in the order the rows went in, as bulk_create counts on too
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_rows_json(columns, rows, connection)])
+        return [pk for (pk,) in cursor.fetchall()]

@@ -3,6 +3,7 @@
 Each chunk is applied in one transaction together with the refunds its changes call for.
 """
 
+import functools
 import itertools
 import logging
 import uuid
@@ -12,17 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from queue import SimpleQueue
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from billing.services import MAX_AMOUNT
 from catalog.clients import provider_call_record, provider_client
-from catalog.models import Provider
+from catalog.models import Provider, Service
 from orders.models import Order
 from orders.services.lifecycle import order_move_status, orders_settle
 from panel.db import rows_update
@@ -93,9 +95,12 @@ def _claim(
             f"UPDATE {table} SET {quote('poll_claimed_at')} = %s "  # noqa: S608  # nosec B608 - quoted names, the ORM's SQL
             f"WHERE {key} IN ({chosen} FOR UPDATE SKIP LOCKED) RETURNING {key}, {quote('upstream_id')}"
         )
+        own_transaction = not connection.in_atomic_block
         with transaction.atomic(), connection.cursor() as cursor:
-            # A claim lost in a crash only means these orders are polled again: no need to wait for the disk.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            if own_transaction:
+                # A claim lost in a crash only means these orders are polled again: its commit need not wait for
+                # the disk. (Not in a caller's transaction, whose commit may move money.)
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(sql, [now, *params])
             return sorted(cursor.fetchall())
     with transaction.atomic():
@@ -146,6 +151,40 @@ _READ = ["pk", "upstream_id", "user_id", "quantity", "charge", "created_at", "se
          *STATUS_FIELDS]  # fmt: skip
 
 
+def _held(claimed: list[int], now: datetime) -> list[tuple[Any, ...]]:
+    """The claimed orders this run still holds and that are still open, row-locked, as _READ's values: an order
+    an operator finished meanwhile is left alone (its status and refund are theirs)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_held_sql(), [claimed, now, [str(status) for status in Order.FINAL]])
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+    held = Order.objects.select_for_update(of=("self",)).filter(pk__in=claimed, poll_claimed_at=now)
+    return list(held.exclude(status__in=Order.FINAL).order_by("pk").values_list(*_READ))
+
+
+@functools.cache
+def _held_sql() -> str:
+    """The ORM's query of _held, written out for Postgres: compiling it, and binding 100 ids one by one, took
+    a third of the apply step's CPU (the ids go as one array here)."""
+    quote, order = connection.ops.quote_name, Order._meta
+
+    def column(name: str) -> str:
+        if name == "service__type":
+            return f"s.{quote('type')}"  # Service.type
+        field = order.pk if name == "pk" else order.get_field(name)
+        assert isinstance(field, models.Field) and field.column, f"{name} is not a column"
+        return f"o.{quote(field.column)}"
+
+    services, service_key = quote(Service._meta.db_table), quote(Service._meta.pk.column)
+    return (
+        f"SELECT {', '.join(column(name) for name in _READ)} "  # noqa: S608  # nosec B608 - quoted model names
+        f"FROM {quote(order.db_table)} o JOIN {services} s ON s.{service_key} = {column('service')} "
+        f"WHERE {column('pk')} = ANY(%s) AND {column('poll_claimed_at')} = %s AND NOT ({column('status')} = ANY(%s)) "
+        f"ORDER BY {column('pk')} FOR UPDATE OF o"
+    )
+
+
 def _note_answer(order: _Polled, answer: OrderStatus | ItemError | None, now: datetime) -> None:
     """Copy what the provider said onto the order (in memory)."""
     if answer is None or isinstance(answer, ItemError):
@@ -183,16 +222,8 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
     wallets, which other pollers and customers' orders wait for, so they are held the shortest time.
     """
     report = PollReport(polled=len(claimed))
-    # An order an operator finished meanwhile is left alone: its status and refund are theirs.
-    locked = (
-        Order.objects.select_for_update(of=("self",))
-        .filter(pk__in=claimed, poll_claimed_at=now)
-        .exclude(status__in=Order.FINAL)
-        .order_by("pk")
-        .values_list(*_READ)
-    )
     rows, changed = [], []
-    for order in (_Polled(*values) for values in locked):
+    for order in (_Polled(*values) for values in _held(claimed, now)):
         before = order.state()
         _note_answer(order, answers.get(order.upstream_id or 0), now)
         if order.state() != before:
