@@ -291,7 +291,8 @@ def poll_provider(*, provider: Provider, everything: bool = False, client: ApiCl
     """One polling cycle over a provider's due orders (or all its open orders): stops at its first failure.
 
     One status call at a time, and while it is in flight this poller applies the chunk before it and claims the
-    one after: the network wait, most of a chunk's time, overlaps the database work.
+    one after: the network wait, most of a chunk's time, overlaps the database work. The calls run in a thread of
+    their own, so a `client` given here must not touch the database from its outcome callback.
     """
     report = PollReport()
     slot = _Slot(provider)
