@@ -6,8 +6,9 @@ wallet row first, so concurrent movements on one wallet happen one after another
 """
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DecimalField, F, Sum, Value
@@ -26,7 +27,7 @@ from billing.models import (
     Wallet,
     reference_key,
 )
-from panel.db import bulk_update_rows
+from panel.db import rows_insert, rows_update
 from panel.errors import ApplicationError
 from panel.formatting import money
 from panel.ids import record_id
@@ -187,42 +188,62 @@ def refund_issue(*, order: "Order", amount: Decimal, note: str = "") -> LedgerEn
         return None
 
 
-@transaction.atomic
-def refunds_issue(*, refunds: "list[tuple[Order, Decimal]]", note: str = "") -> list[LedgerEntry]:
-    """refund_issue for a whole batch (a polled chunk) in a constant number of queries.
+class Refundable(Protocol):
+    """What a batch refund reads of an order: a model instance, or a row a poll read."""
 
-    Orders already refunded are skipped; should another refund land meanwhile, the batch falls back to
-    refunding one by one, so each order is still refunded once.
+    @property
+    def pk(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def charge(self) -> Decimal: ...
+
+
+@transaction.atomic(savepoint=False)
+def refunds_issue(*, refunds: "Sequence[tuple[Refundable, Decimal]]", note: str = "") -> list[LedgerEntry]:
+    """refund_issue for a whole batch (a polled chunk) in the same few queries however many orders it refunds:
+    lock the wallets, skip the orders refunded already, insert the entries, write the balances.
+
+    Orders already refunded are skipped; the database still refuses a second refund of an order.
     """
     wanted = [(order, min(refund_amount(amount), order.charge)) for order, amount in refunds]
     wanted = [(order, amount) for order, amount in wanted if amount > 0]
+    if not wanted:
+        return []
+    # Wallets first, in id order (as every batch takes them, so two batches never wait on each other in a
+    # circle). Every refund is written under its wallet's lock, so once these are ours, any refund of these
+    # orders that another worker made is committed, and the next query sees it.
+    locked = list(
+        Wallet.objects.select_for_update()
+        .filter(user_id__in={order.user_id for order, _ in wanted})
+        .order_by("pk")
+        .values_list("user_id", "pk", "balance")
+    )
+    wallet_of = {user_id: pk for user_id, pk, _ in locked}
+    balances = {pk: balance for _, pk, balance in locked}
     done = set(
-        LedgerEntry.objects.filter(order__in=[o for o, _ in wanted], kind=Kind.REFUND).values_list(
+        LedgerEntry.objects.filter(order_id__in=[order.pk for order, _ in wanted], kind=Kind.REFUND).values_list(
             "order_id", flat=True
         )
     )
-    wanted = [(order, amount) for order, amount in wanted if order.pk not in done]
-    if not wanted:
-        return []
-    wallets = {
-        w.user_id: w
-        for w in Wallet.objects.select_for_update().filter(user_id__in={o.user_id for o, _ in wanted}).order_by("pk")
-    }
     entries, now = [], timezone.now()
     for order, amount in wanted:
-        wallet = wallets[order.user_id]
-        wallet.balance += amount
-        wallet.updated_at = now
-        entries.append(LedgerEntry(wallet=wallet, kind=Kind.REFUND, amount=amount, balance_after=wallet.balance,
-                                   order=order, note=note[:500]))  # fmt: skip
-    try:
-        with transaction.atomic():
-            created = LedgerEntry.objects.bulk_create(entries)
-            bulk_update_rows(list(wallets.values()), ["balance", "updated_at"])
-    except IntegrityError:
-        one_by_one = (refund_issue(order=order, amount=amount, note=note) for order, amount in wanted)
-        return [entry for entry in one_by_one if entry is not None]
-    return created
+        if order.pk in done:
+            continue
+        wallet_id = wallet_of[order.user_id]
+        balances[wallet_id] += amount
+        entries.append(LedgerEntry(wallet_id=wallet_id, kind=Kind.REFUND, amount=amount,
+                                   balance_after=balances[wallet_id], order_id=order.pk, note=note[:500],
+                                   created_at=now))  # fmt: skip
+    if not entries:
+        return []
+    fields = ["wallet", "kind", "amount", "balance_after", "order", "note", "created_at"]
+    values = [(e.wallet_id, e.kind, e.amount, e.balance_after, e.order_id, e.note, e.created_at) for e in entries]
+    for entry, pk in zip(entries, rows_insert(LedgerEntry, fields, values), strict=True):
+        entry.pk = pk
+    touched = sorted({entry.wallet_id for entry in entries})
+    rows_update(Wallet, ["balance", "updated_at"], [(pk, balances[pk], now) for pk in touched])
+    return entries
 
 
 def ledger_mismatches() -> list[Wallet]:

@@ -6,16 +6,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from catalog.models import Provider
-from upstream.client import Ambiguous, ApiClient, NotSent, UpstreamError
+from upstream.client import Ambiguous, ApiClient, NotSent, Outcome, UpstreamError
 
 
-def provider_client(provider: Provider) -> ApiClient:
+def provider_client(provider: Provider, *, on_outcome: Outcome | None = None) -> ApiClient:
+    """The provider's client; each call's outcome is recorded on the provider at once, or handed to `on_outcome`
+    (a caller whose calls run in another thread records them itself, on its own connection)."""
     return ApiClient(
         provider.api_url,
         provider.api_key,
         connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
         read_timeout=settings.UPSTREAM_READ_TIMEOUT,
-        on_outcome=lambda failure: provider_call_record(provider=provider, failure=failure),
+        on_outcome=on_outcome or (lambda failure: provider_call_record(provider=provider, failure=failure)),
     )
 
 

@@ -4,11 +4,13 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
+from catalog.models import Provider
 from orders.selectors import forward_due
 from orders.services.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
 from orders.services.forwarding import order_forward, orders_sweep
-from orders.services.polling import poll_statuses
+from orders.services.polling import poll_provider, providers_to_poll
 from orders.services.statistics import average_times_refresh
 
 logger = logging.getLogger(__name__)
@@ -22,8 +24,19 @@ def forward_order(order_id: int) -> str:
 
 @shared_task
 def poll_orders() -> None:
-    report = poll_statuses()
-    for failure in report.failures:
+    """Start a cycle of every provider with open orders: as many pollers as it allows at once, each a task, so
+    that its status calls overlap on as many workers (a poller beyond its slots skips at once)."""
+    for provider_id in providers_to_poll():
+        for _ in range(settings.POLL_CONCURRENCY_PER_PROVIDER):
+            poll_provider_orders.delay(provider_id)
+
+
+@shared_task
+def poll_provider_orders(provider_id: int) -> None:
+    provider = Provider.objects.filter(pk=provider_id).first()
+    if provider is None:
+        return
+    for failure in poll_provider(provider=provider).failures:
         logger.warning("status polling: %s", failure)
 
 

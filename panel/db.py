@@ -1,9 +1,15 @@
-"""Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling)."""
+"""Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling, refunds)."""
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
-from django.db import connection, models
+from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg.types.json import Json, Jsonb
 
 BATCH_SIZE = 500
 
@@ -18,30 +24,142 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, bat
     if not objs:
         return
     model = type(objs[0])
-    if connection.vendor != "postgresql":
+    if connections[router.db_for_write(model)].vendor != "postgresql":
         model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
         return
+    attnames = [column.attname for column in _columns(model, fields)]
+    rows = [[getattr(obj, attname) for attname in attnames] for obj in objs]
+    rows_update(model, fields, rows, batch_size=batch_size)
+
+
+def _columns(model: type[models.Model], fields: Sequence[str]) -> list[models.Field[Any, Any]]:
+    """The primary key's column and then each named field's."""
     meta = model._meta
     columns: list[models.Field[Any, Any]] = []
     for field in [meta.pk, *(meta.get_field(name) for name in fields)]:
         assert isinstance(field, models.Field) and field.column, f"{field} is not a column"
         columns.append(field)
+    return columns
+
+
+def _json_value(value: object) -> object:
+    """A value as prepared for the database (get_db_prep_save), as JSON that Postgres casts back exactly."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
+    if isinstance(value, Json | Jsonb):
+        return (value.dumps or json.dumps)(value.obj)
+    raise TypeError(f"cannot write a {type(value).__name__} as JSON")
+
+
+# Fields whose preparation returns an int, a str or None as it is, and the same for a Decimal or an aware datetime.
+_KEPT_AS_IS = frozenset({
+    "AutoField", "BigAutoField", "BigIntegerField", "CharField", "DecimalField", "DateTimeField", "ForeignKey",
+    "IntegerField", "PositiveBigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
+    "SmallIntegerField", "TextField",
+})  # fmt: skip
+
+
+def _encoder(column: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Callable[[object], object]:
+    """How a column's values become JSON: Django's preparation, then _json_value; for the common cases the same
+    result without the preparation, which costs more than the rest of the row."""
+    prep = column.get_db_prep_save
+
+    def prepared(value: object) -> object:
+        return _json_value(prep(value, connection))
+
+    if column.get_internal_type() not in _KEPT_AS_IS:
+        return prepared
+
+    def encode(value: object) -> object:
+        kind = type(value)
+        if value is None or kind is int or kind is str:
+            return value
+        if kind is Decimal:
+            return str(value)
+        if kind is datetime and value.tzinfo is not None:  # type: ignore[attr-defined]
+            return value.isoformat()  # type: ignore[attr-defined]
+        return prepared(value)  # a naive datetime gets the current time zone; a str subclass, its text
+
+    return encode
+
+
+def _rows_json(
+    columns: Sequence[models.Field[Any, Any]], rows: Sequence[Sequence[object]], connection: BaseDatabaseWrapper
+) -> str:
+    encoders = [_encoder(column, connection) for column in columns]
+    encoded = [[encode(value) for encode, value in zip(encoders, row, strict=True)] for row in rows]
+    return json.dumps(encoded, ensure_ascii=False, allow_nan=False)
+
+
+def _casts(columns: Sequence[models.Field[Any, Any]], connection: BaseDatabaseWrapper) -> str:
+    """The select list that turns each element of a JSON array of rows back into the columns' types."""
     quote = connection.ops.quote_name
-    # Typed arrays: unnest needs to know each column's type. (cast_db_type has no type hints.)
-    arrays = ", ".join(f"%s::{column.cast_db_type(connection)}[]" for column in columns)  # type: ignore[attr-defined]
-    names = ", ".join(quote(column.column) for column in columns)
+    return ", ".join(
+        f"(r->>{index})::{column.cast_db_type(connection)} AS {quote(column.column)}"  # type: ignore[attr-defined]
+        for index, column in enumerate(columns)
+    )  # (cast_db_type has no type hints)
+
+
+def rows_update(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[object]], *, batch_size: int = BATCH_SIZE
+) -> None:
+    """Write rows given as values, `(pk, *fields)` each, without making model instances: bulk_update_rows for a
+    path that read plain values (`values_list`) and has no objects.
+
+    On Postgres the rows travel as one JSON parameter, which the query casts column by column: quoting one text
+    costs far less than quoting an array per column value by value (measured: 2 ms of a 100-row chunk's 10).
+    """
+    if not rows:
+        return
+    columns = _columns(model, fields)
+    # The connection itself, not the `connection` proxy: each prep call reads it, and the proxy's lookup costs
+    # more than the prep.
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        objs = [model(**{column.attname: value for column, value in zip(columns, row, strict=True)}) for row in rows]
+        model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+        return
+    quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
-    table, key = quote(meta.db_table), quote(columns[0].column)
-    # Only the model's own table and column names, quoted, go into the text; every value is a parameter.
+    table, key = quote(model._meta.db_table), quote(columns[0].column)
+    # Only the model's own table and column names, quoted, and the columns' types go into the text; the values
+    # are one parameter.
     sql = (
         f"UPDATE {table} AS t SET {assignments} "  # noqa: S608  # nosec B608 - quoted identifiers, no values
-        f"FROM unnest({arrays}) AS v ({names}) WHERE t.{key} = v.{key}"
+        f"FROM (SELECT {_casts(columns, connection)} FROM jsonb_array_elements(%s::jsonb) AS r) AS v "
+        f"WHERE t.{key} = v.{key}"
     )
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), batch_size):
-            batch = objs[start : start + batch_size]
-            params = [
-                [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in batch]
-                for column in columns
-            ]
-            cursor.execute(sql, params)
+        for start in range(0, len(rows), batch_size):
+            cursor.execute(sql, [_rows_json(columns, rows[start : start + batch_size], connection)])
+
+
+def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[object]]) -> list[int]:
+    """Insert rows given as values of `fields` in one statement; their new primary keys, in order. bulk_create
+    for a hot path that has values, not objects: on Postgres the fields not named get no Python default and no
+    auto_now, so name every column that needs a value."""
+    if not rows:
+        return []
+    columns = _columns(model, fields)[1:]
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        objs = [model(**{column.attname: value for column, value in zip(columns, row, strict=True)}) for row in rows]
+        return [obj.pk for obj in model._default_manager.bulk_create(objs)]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column.column) for column in columns)
+    key = quote(model._meta.pk.column)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608  # nosec B608 - quoted identifiers
+        f"SELECT {names} FROM (SELECT {_casts(columns, connection)}, ordinality "
+        f"FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e (r, ordinality)) AS v ORDER BY ordinality "
+        f"RETURNING {key}"
+    )  # the keys come back in the order the rows went in, as bulk_create counts on too
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_rows_json(columns, rows, connection)])
+        return [pk for (pk,) in cursor.fetchall()]

@@ -8,6 +8,7 @@ WHERE clause is `sources(TABLE, target)`: a move the table does not list cannot 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from django.db import transaction
 from django.db.models import Q
@@ -76,7 +77,25 @@ def move_check(moves: Mapping[str, Iterable[str]], source: str, target: str) -> 
         raise ValueError(f"no move from {source} to {target}")
 
 
-def refund_due(order: Order) -> Decimal:
+class Settled(Protocol):
+    """What a move to a final status and its refund read of an order: a model instance, or a row a poll read."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def charge(self) -> Decimal: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def remains(self) -> int | None: ...
+
+    status: str
+    completed_at: datetime | None
+
+
+def refund_due(order: Settled) -> Decimal:
     """What a final status gives back: everything for Canceled, the undelivered share for Partial."""
     if order.status == Status.CANCELED:
         return order.charge
@@ -127,7 +146,7 @@ def order_close(
     return True
 
 
-def order_move_status(order: Order, status: str, *, now: datetime) -> bool:
+def order_move_status(order: Settled, status: str, *, now: datetime) -> bool:
     """Apply a polled status to an order in memory, as the status table allows; whether it moved.
 
     The caller writes the row and settles the refunds (`orders_settle`) in one transaction.
@@ -135,13 +154,13 @@ def order_move_status(order: Order, status: str, *, now: datetime) -> bool:
     if status == order.status or status not in STATUS_MOVES[order.status]:
         return False
     order.status = Status(status)
-    if order.is_final:
+    if status in Order.FINAL:
         order.completed_at = now
     return True
 
 
-def orders_settle(*, orders: Iterable[Order], note: str) -> list[LedgerEntry]:
+def orders_settle(*, orders: Iterable[Settled], note: str) -> list[LedgerEntry]:
     """The refunds of orders a poll just moved to a final status (their rows are written by the caller in the
     same transaction), issued in one batch."""
-    due = [(order, amount) for order in orders if order.is_final and (amount := refund_due(order)) > 0]
+    due = [(order, amount) for order in orders if order.status in Order.FINAL and (amount := refund_due(order)) > 0]
     return refunds_issue(refunds=due, note=note)

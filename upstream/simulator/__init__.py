@@ -4,6 +4,7 @@ from .catalog import SimService, demo_catalog, generated_catalog
 from .clock import Clock, FakeClock, RealClock
 from .server import Simulator
 from .state import Call, Faults, SimOrder, SimRefill, Timing
+from .workload import order_book
 
 __all__ = [
     "Call",
@@ -18,4 +19,5 @@ __all__ = [
     "Timing",
     "demo_catalog",
     "generated_catalog",
+    "order_book",
 ]

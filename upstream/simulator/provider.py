@@ -1,7 +1,7 @@
 """The API v2 brain of the simulator: answers one action's parameters with a JSON value, no HTTP involved."""
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlsplit
 
@@ -169,6 +169,12 @@ class Provider:
         self.lock = threading.RLock()
         self._next_order_id = 1001
         self._next_refill_id = 1
+
+    def orders_load(self, orders: Iterable[SimOrder]) -> None:
+        """Start with these orders (a benchmark's book); orders placed later get ids after theirs."""
+        with self.lock:
+            self.orders.update((order.id, order) for order in orders)
+            self._next_order_id = max(self._next_order_id, max(self.orders, default=0) + 1)
 
     def answer(self, params: Mapping[str, str]) -> Json:
         if not params.get("key") or params.get("key") != self.key:
