@@ -1,9 +1,12 @@
-"""Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling)."""
+"""Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling); and model
+instances from the columns of a hand-written query (the API's hot reads)."""
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
 
 BATCH_SIZE = 500
 
@@ -45,3 +48,19 @@ def bulk_update_rows(objs: Sequence[models.Model], fields: Sequence[str], *, bat
                 for column in columns
             ]
             cursor.execute(sql, params)
+
+
+def instance_from_columns(model: type[M], db: str, columns: Mapping[str, object]) -> M:
+    """An instance of `model` made of these columns (by field name) as a query read them; the fields left out
+    load from the database if anything asks for them, as with QuerySet.only().
+
+    Each value goes through its field's to_python: SQLite gives decimals as floats, which Django's own query
+    converters would turn into Decimals.
+    """
+    fields: list[models.Field[Any, Any]] = []
+    for name in columns:
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field), f"{name} is not a column"
+        fields.append(field)
+    values = [field.to_python(value) for field, value in zip(fields, columns.values(), strict=True)]
+    return model.from_db(db, [field.attname for field in fields], values)
