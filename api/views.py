@@ -151,6 +151,7 @@ class ApiV2View(APIView):
     throttle_classes = [KeyThrottle]
     renderer_classes = [JSONAnswerRenderer]
     content_negotiation_class = JSONOnly
+    schema = None  # documented by api/docs.py on the customers' API page, not in the staff API's OpenAPI schema
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ApiRequest:
         return ApiRequest(
@@ -162,8 +163,8 @@ class ApiV2View(APIView):
         )
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # DRF's order, except that the throttle comes first: an address refused for made-up keys is refused before
-        # its key is looked up.
+        # DRF's steps in another order: the method first (any other is an incorrect request, whatever the key), then
+        # the throttle before the key lookup (an address refused for made-up keys costs no query).
         if request.method not in ("GET", "POST"):
             raise exceptions.MethodNotAllowed(str(request.method))
         self.format_kwarg = None
@@ -176,7 +177,7 @@ class ApiV2View(APIView):
         return exception_handler
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        assert isinstance(request, ApiRequest) and isinstance(request.user, User)
+        assert isinstance(request, ApiRequest) and isinstance(request.user, User)  # made so by the steps above
         params = request.params
         action = ACTIONS.get(params.get("action", "").strip().lower())
         if action is None:
