@@ -38,8 +38,14 @@ test: lint messages
 production-check: $(STAMP) messages
 	vars=$$(python scripts/test_services.py) && env $$vars pytest tests/deploy
 
+# Each in a throwaway database; bench_api loads gunicorn with Debian's wrk (.ci/run installs it).
 bench: $(STAMP)
-	vars=$$(python scripts/test_services.py) && env $$vars python scripts/bench_sync.py
+	vars=$$(python scripts/test_services.py) && \
+	env $$vars python scripts/bench_sync.py && \
+	env $$vars python manage.py bench_api && \
+	env $$vars python manage.py bench_poll --orders 100000 --latency-ms 50 && \
+	env $$vars python manage.py bench_poll --orders 100000 --latency-ms 0 && \
+	env $$vars python manage.py bench_dashboard
 
 clean:
 	rm -rf $(VENV) var
