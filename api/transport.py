@@ -4,13 +4,16 @@
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.gzip import re_accepts_gzip as ACCEPTS_GZIP
+from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -110,6 +113,24 @@ class JSONOnly(DefaultContentNegotiation):
     ) -> tuple[BaseRenderer, str]:
         renderer = next(iter(renderers))
         return renderer, renderer.media_type
+
+
+@dataclass(frozen=True)
+class EncodedAnswer:
+    """An answer encoded beforehand, as is and gzipped."""
+
+    plain: bytes
+    gzipped: bytes
+
+
+def encoded_response(request: HttpRequest, answer: EncodedAnswer) -> HttpResponse:
+    """An answer encoded beforehand, gzipped for a client that accepts it so."""
+    gzipped = bool(ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")))
+    response = HttpResponse(answer.gzipped if gzipped else answer.plain, content_type=CONTENT_TYPE)
+    if gzipped:
+        response["Content-Encoding"] = "gzip"
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return response
 
 
 def _failures(request: HttpRequest) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework import exceptions
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import IsAuthenticated
@@ -20,8 +20,8 @@ from accounts.models import User
 from api.protocol import ApiError, order_status, parse_ids, refill_status
 from api.services_answer import services_answer
 from api.transport import (
-    CONTENT_TYPE,
     ApiRequest,
+    EncodedAnswer,
     FormDataParser,
     JSONAnswerRenderer,
     JSONObjectParser,
@@ -29,6 +29,7 @@ from api.transport import (
     KeyAuthentication,
     KeyThrottle,
     UnlabelledJSONParser,
+    encoded_response,
     exception_handler,
 )
 from billing.selectors import user_balance
@@ -183,8 +184,8 @@ class ApiV2View(APIView):
         if action is None:
             raise ApiError(INCORRECT_REQUEST)
         answer = action(request.user, params)
-        if isinstance(answer, bytes):  # already encoded (services)
-            return HttpResponse(answer, content_type=CONTENT_TYPE)
+        if isinstance(answer, EncodedAnswer):  # services
+            return encoded_response(request, answer)
         return Response(answer)
 
     get = post

@@ -1,6 +1,7 @@
 """`services` is answered from bytes kept per catalog version and discount: every change to what a customer sees
 reaches the very next answer, whichever door it came through (a sync, each admin page and action, a discount)."""
 
+import gzip
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +72,14 @@ def test_a_repeat_is_answered_without_reading_the_catalog(client, key, listed):
     with CaptureQueriesContext(connection) as queries:
         assert listed() == first
     assert len(queries.captured_queries) == 1 and "catalog_" not in queries.captured_queries[0]["sql"]
+
+
+def test_a_client_that_takes_gzip_gets_the_same_answer_gzipped(client, key):
+    plain = client.post("/api/v2", {"key": key, "action": "services"})
+    gzipped = client.post("/api/v2", {"key": key, "action": "services"}, HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert gzipped["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain
+    assert gzip.decompress(gzipped.content) == plain.content and len(gzipped.content) < len(plain.content) / 3
+    assert plain["Vary"] == gzipped["Vary"] == "Accept-Encoding"
 
 
 def test_each_discount_has_its_own_answer(client, alice, bob, services, listed):
