@@ -5,12 +5,12 @@ import functools
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from redis import Redis
 from redis.commands.core import Script
 
-REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 # allow_unless_blocked in one round trip: KEYS = (blocker, counter), ARGV = (blocker limit, limit, expiry seconds).
 # The counters are the ones allow() and hits() keep: plain integers under the cache's own key names.
 _ALLOW_UNLESS_BLOCKED = """
@@ -66,11 +66,10 @@ def allow_unless_blocked(*, name: str, limit: int, blocker: str, blocker_limit: 
 
     One round trip to Redis: it runs on every API request.
     """
-    config = settings.CACHES["default"]
-    if config["BACKEND"] != REDIS_CACHE:
+    if not isinstance(caches["default"], RedisCache):
         if hits(name=blocker, window=window) >= blocker_limit:
             return False
         return allow(name=name, limit=limit, window=window)
-    redis, script = _redis_at(config["LOCATION"])
+    redis, script = _redis_at(settings.CACHES["default"]["LOCATION"])
     keys = [cache.make_key(_counter(blocker, window)), cache.make_key(_counter(name, window))]
     return bool(script(keys=keys, args=[blocker_limit, limit, window * 2], client=redis))
