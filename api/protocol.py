@@ -1,21 +1,18 @@
 """Reading requests as real API v2 clients send them, and writing answers in the protocol's exact shapes."""
 
-import json
-import logging
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest
+from django.http import QueryDict
+from rest_framework.request import Request
 
-from orders.models import Order, Refill
+from orders.models import Refill
+from orders.selectors import OrderState
 from panel.errors import ApplicationError
 from panel.money import AMOUNT_QUANTUM, RATE_QUANTUM
 from upstream.messages import INCORRECT_REQUEST, TOO_MANY_IDS
 from upstream.protocol import BATCH_LIMIT
-
-logger = logging.getLogger(__name__)
 
 
 class ApiError(ApplicationError):
@@ -37,30 +34,16 @@ def _text(value: object) -> str | None:
     return _scalar(value)
 
 
-def request_params(request: HttpRequest) -> dict[str, str]:
+def request_params(request: Request) -> dict[str, str]:
     """The parameters of a GET query string, a form or multipart POST, or a JSON object body (all merged)."""
-    try:
-        return _params(request)
-    except (RequestDataTooBig, TooManyFieldsSent) as exc:
-        # Past DATA_UPLOAD_MAX_MEMORY_SIZE or DATA_UPLOAD_MAX_NUMBER_FIELDS: the client's doing, not a fault of ours.
-        logger.info("api v2: refused a request body: %s", type(exc).__name__)
-        raise ApiError(INCORRECT_REQUEST) from None
-
-
-def _params(request: HttpRequest) -> dict[str, str]:
-    params = {key: str(value) for key, value in request.GET.items()}
+    params = {key: str(value) for key, value in request.query_params.items()}
     if request.method != "POST":
         return params
-    if request.content_type == "application/json" or (request.body[:1] == b"{" and not request.POST):
-        try:
-            body = json.loads(request.body or b"{}", parse_float=Decimal)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
-            raise ApiError(INCORRECT_REQUEST) from None
-        if not isinstance(body, dict):
-            raise ApiError(INCORRECT_REQUEST)
-        params.update({str(key): text for key, value in body.items() if (text := _text(value)) is not None})
-    else:
+    body = request.data
+    if isinstance(body, QueryDict):  # a form's fields (request.POST), never its files
         params.update((key, str(value)) for key, value in request.POST.items())
+    else:
+        params.update({str(key): text for key, value in body.items() if (text := _text(value)) is not None})
     return params
 
 
@@ -85,7 +68,7 @@ def rate_text(rate: Decimal) -> str:
     return f"{whole}.{fraction.ljust(2, '0')}"
 
 
-def order_status(order: Order) -> dict[str, Any]:
+def order_status(order: OrderState) -> dict[str, Any]:
     remains = order.quantity if order.remains is None else order.remains
     return {
         "charge": money(order.charge),

@@ -1,27 +1,44 @@
-"""The `/api/v2` endpoint: one URL, an `action` per call, answers always JSON with HTTP 200."""
+"""The `/api/v2` endpoint: one URL, an `action` per call, answers always JSON with HTTP 200.
 
-import logging
+One DRF view (api.transport has its parsers, key authentication, throttle and exception handler); the actions
+below call the same selectors and services as the pages.
+"""
+
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest, HttpResponseBase
+from rest_framework import exceptions
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import User
-from accounts.services import api_key_user
-from api.protocol import ApiError, order_status, parse_ids, rate_text, refill_status, request_params
-from billing.selectors import wallet_balance
-from catalog.selectors import customer_catalog
-from orders.selectors import orders_of, refills_of
+from api.protocol import ApiError, order_status, parse_ids, refill_status
+from api.services_answer import services_answer
+from api.transport import (
+    ApiRequest,
+    EncodedAnswer,
+    FormDataParser,
+    JSONAnswerRenderer,
+    JSONObjectParser,
+    JSONOnly,
+    KeyAuthentication,
+    KeyThrottle,
+    UnlabelledJSONParser,
+    encoded_response,
+    exception_handler,
+)
+from billing.selectors import user_balance
+from orders.selectors import order_states_of, refills_of
 from orders.services.followups import cancel_request, refill_request
 from orders.services.placement import order_place, order_place_once
 from panel.errors import ApplicationError
 from panel.ids import record_id
-from panel.ratelimit import allow, client_address, hits
-from upstream.messages import INCORRECT_ORDER, INCORRECT_REQUEST, INVALID_KEY, REFILL_NOT_FOUND, TOO_MANY_REQUESTS
-
-logger = logging.getLogger(__name__)
+from upstream.messages import INCORRECT_ORDER, INCORRECT_REQUEST, REFILL_NOT_FOUND
 
 # Not order parameters: never sent upstream, never part of an idempotency fingerprint.
 CONTROL_PARAMS = {"key", "action", "service", "idempotency_key"}
@@ -29,26 +46,11 @@ Params = dict[str, str]
 
 
 def _balance(user: User, params: Params) -> Any:
-    return {"balance": f"{wallet_balance(user_id=user.pk):.5f}", "currency": settings.PANEL_CURRENCY}
+    return {"balance": f"{user_balance(user=user):.5f}", "currency": settings.PANEL_CURRENCY}
 
 
 def _services(user: User, params: Params) -> Any:
-    return [
-        {
-            "service": row["pk"],
-            "name": row["name"],
-            "type": row["type"],
-            "category": row["category"],
-            "rate": rate_text(row["rate"]),
-            "min": str(row["min"]),
-            "max": str(row["max"]),
-            "refill": row["refill"],
-            "cancel": row["cancel"],
-            "dripfeed": row["dripfeed"],
-            "desc": row["description"],
-        }
-        for row in customer_catalog(user=user)
-    ]
+    return services_answer(user=user)
 
 
 def _add(user: User, params: Params) -> Any:
@@ -66,12 +68,12 @@ def _add(user: User, params: Params) -> Any:
 def _status(user: User, params: Params) -> Any:
     if "orders" not in params:
         pk = record_id(params.get("order", "")) or 0
-        order = orders_of(user=user, ids=[pk]).get(pk)
+        order = order_states_of(user=user, ids=[pk]).get(pk)
         if order is None:
             raise ApiError(INCORRECT_ORDER)
         return order_status(order)
     ids = parse_ids(params["orders"])
-    found = orders_of(user=user, ids=[number for token in ids if (number := record_id(token))])
+    found = order_states_of(user=user, ids=[number for token in ids if (number := record_id(token))])
     answers: dict[str, Any] = {}
     for token in ids:
         order = found.get(record_id(token) or 0)
@@ -140,43 +142,53 @@ ACTIONS: dict[str, Callable[[User, Params], Any]] = {
 }
 
 
-def _answer(payload: Any) -> JsonResponse:
-    return JsonResponse(
-        payload, safe=False, json_dumps_params={"ensure_ascii": False}, content_type="application/json; charset=utf-8"
-    )
+class ApiV2View(APIView):
+    """POST (form, multipart or JSON) or GET, `key` and `action` in the body or the query string."""
+
+    http_method_names = ["get", "post"]
+    parser_classes = [FormParser, FormDataParser, JSONObjectParser, UnlabelledJSONParser]
+    authentication_classes = [KeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [KeyThrottle]
+    renderer_classes = [JSONAnswerRenderer]
+    content_negotiation_class = JSONOnly
+    schema = None  # documented by api/docs.py on the customers' API page, not in the staff API's OpenAPI schema
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ApiRequest:
+        return ApiRequest(
+            request,
+            parsers=self.get_parsers(),
+            authenticators=self.get_authenticators(),
+            negotiator=self.get_content_negotiator(),
+            parser_context=self.get_parser_context(request),
+        )
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # DRF's steps in another order: the method first (any other is an incorrect request, whatever the key), then
+        # the throttle before the key lookup (an address refused for made-up keys costs no query).
+        if request.method not in ("GET", "POST"):
+            raise exceptions.MethodNotAllowed(str(request.method))
+        self.format_kwarg = None
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+        self.check_throttles(request)
+        self.perform_authentication(request)
+        self.check_permissions(request)
+
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
+        return exception_handler
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        assert isinstance(request, ApiRequest) and isinstance(request.user, User)  # made so by the steps above
+        params = request.params
+        action = ACTIONS.get(params.get("action", "").strip().lower())
+        if action is None:
+            raise ApiError(INCORRECT_REQUEST)
+        answer = action(request.user, params)
+        if isinstance(answer, EncodedAnswer):  # services
+            return encoded_response(request, answer)
+        return Response(answer)
+
+    get = post
 
 
-def _handle(request: HttpRequest) -> Any:
-    if request.method not in ("GET", "POST"):
-        raise ApiError(INCORRECT_REQUEST)
-    params = request_params(request)
-    key = params.get("key", "").strip()
-    if not key:
-        raise ApiError(INVALID_KEY)
-    # Made-up keys are never limited per key (each is new): an address that sent too many is refused before any
-    # lookup, whatever key it sends now, until the window ends.
-    failures = f"api-failed-key:{client_address(request)}"
-    if hits(name=failures, window=settings.API_RATE_WINDOW) >= settings.API_FAILED_KEY_LIMIT:
-        raise ApiError(TOO_MANY_REQUESTS)
-    if not allow(name=f"api:{key[:32]}", limit=settings.API_RATE_LIMIT, window=settings.API_RATE_WINDOW):
-        raise ApiError(TOO_MANY_REQUESTS)
-    user = api_key_user(key=key)
-    if user is None:
-        allow(name=failures, limit=settings.API_FAILED_KEY_LIMIT, window=settings.API_RATE_WINDOW)
-        raise ApiError(INVALID_KEY)
-    action = ACTIONS.get(params.get("action", "").strip().lower())
-    if action is None:
-        raise ApiError(INCORRECT_REQUEST)
-    return action(user, params)
-
-
-@csrf_exempt
-def api_v2(request: HttpRequest) -> JsonResponse:
-    try:
-        return _answer(_handle(request))
-    except ApplicationError as exc:
-        return _answer({"error": exc.message})
-    except Exception:
-        # A client must always get JSON it can show; the details go to the log, not to the client.
-        logger.exception("api v2: unexpected error")
-        return _answer({"error": INCORRECT_REQUEST})
+api_v2 = ApiV2View.as_view()

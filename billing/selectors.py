@@ -18,6 +18,14 @@ def wallet_balance(*, user_id: int) -> Decimal:
     return Decimal(0) if balance is None else balance
 
 
+def user_balance(*, user: User) -> Decimal:
+    """wallet_balance, from the wallet read along with the user where it was (accounts.services.api_key_user)."""
+    try:
+        return user.wallet.balance
+    except Wallet.DoesNotExist:
+        return Decimal(0)
+
+
 def ledger_page_of(*, user: User, page: str | None) -> Page[LedgerEntry]:
     """One page of the customer's ledger, newest first; a page number out of range gives the nearest page."""
     entries = (

@@ -5,6 +5,7 @@ Each runs inside the caller's transaction when there is one (a charge commits wi
 wallet row first, so concurrent movements on one wallet happen one after another and never overdraw it.
 """
 
+import functools
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -88,6 +89,37 @@ def wallet_lock(*, user: User) -> Wallet:
     return wallet
 
 
+def _move(
+    wallet: Wallet,
+    *,
+    kind: str,
+    amount: Decimal,
+    order: "Order | None" = None,
+    payment: "Payment | None" = None,
+    actor: User | None = None,
+    note: str = "",
+) -> LedgerEntry:
+    """Add a signed amount to a wallet that the caller holds row-locked (wallet_lock), and record it."""
+    if kind == Kind.CHARGE and wallet.debt > 0:
+        # Checked under the lock that a reversal takes too: no order slips in while the debt is recorded.
+        raise AccountOnHold()
+    balance = wallet.balance + amount
+    if balance < 0:
+        raise InsufficientFunds()
+    Wallet.objects.filter(pk=wallet.pk).update(balance=balance)
+    wallet.balance = balance
+    return LedgerEntry.objects.create(
+        wallet=wallet,
+        kind=kind,
+        amount=amount,
+        balance_after=balance,
+        order=order,
+        payment=payment,
+        actor=actor,
+        note=note[:500],
+    )
+
+
 @transaction.atomic
 def _post(
     *,
@@ -100,24 +132,44 @@ def _post(
     note: str = "",
 ) -> LedgerEntry:
     """Add a signed amount to the wallet and record it, under the wallet's row lock."""
-    wallet = wallet_lock(user=user)
-    if kind == Kind.CHARGE and wallet.debt > 0:
-        # Checked under the lock that a reversal takes too: no order slips in while the debt is recorded.
-        raise AccountOnHold()
-    balance = wallet.balance + amount
-    if balance < 0:
-        raise InsufficientFunds()
-    Wallet.objects.filter(pk=wallet.pk).update(balance=balance)
-    return LedgerEntry.objects.create(
-        wallet=wallet,
-        kind=kind,
-        amount=amount,
-        balance_after=balance,
-        order=order,
-        payment=payment,
-        actor=actor,
-        note=note[:500],
+    return _move(wallet_lock(user=user), kind=kind, amount=amount, order=order, payment=payment, actor=actor, note=note)
+
+
+@functools.cache
+def _charge_query() -> str:
+    quote = connection.ops.quote_name
+    table, balance, debt, user = (quote(name) for name in (Wallet._meta.db_table, "balance", "debt", "user_id"))
+    # Only the model's own table and column names, quoted, go into the text; every value is a parameter.
+    return (
+        f"UPDATE {table} SET {balance} = {balance} - %s "  # noqa: S608  # nosec B608 - quoted identifiers, no values
+        f"WHERE {user} = %s AND {balance} >= %s AND {debt} = 0 RETURNING id, {balance}"
     )
+
+
+def order_charge(*, order: "Order", wallet: Wallet | None = None) -> LedgerEntry:
+    """Take an order's charge from its customer's wallet, in the transaction that creates the order. Raises
+    InsufficientFunds or AccountOnHold, changing nothing.
+
+    `wallet`: the customer's wallet when the caller already holds its row lock (wallet_lock). Without it, on
+    Postgres the debit is one conditional UPDATE (enough money, no debt), which takes the row lock itself.
+    """
+    amount = _checked(order.charge)
+    if wallet is None and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_charge_query(), [amount, order.user_id, amount])
+            debited = cursor.fetchone()
+        if debited is not None:
+            wallet_id, balance = debited
+            return LedgerEntry.objects.create(
+                wallet_id=wallet_id, kind=Kind.CHARGE, amount=-amount, balance_after=balance, order=order
+            )
+        # Refused: the lock tells why (a debt, too little money, no wallet yet), or charges what a deposit allowed
+        # meanwhile.
+    if wallet is None:
+        wallet = wallet_lock(user=order.user)
+    elif order.user_id != wallet.user_id:
+        raise ValueError("an order is charged to its own customer's wallet")
+    return _move(wallet, kind=Kind.CHARGE, amount=-amount, order=order)
 
 
 def payment_post(*, payment: "Payment", kind: str, amount: Decimal, actor: User | None = None) -> LedgerEntry:

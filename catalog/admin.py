@@ -22,6 +22,7 @@ from catalog.services.listings import (
     category_save,
     manual_service_create,
     service_save,
+    services_delete,
     services_disable,
     services_enable,
     services_set_markup,
@@ -402,6 +403,12 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
             manual_service_create(service=obj, actor=signed_in(request))
             return
         service_save(service=obj, fields=form.changed_data, actor=signed_in(request))
+
+    def delete_model(self, request: HttpRequest, obj: Service) -> None:
+        services_delete(services=Service.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:
+        services_delete(services=queryset)
 
     @admin.action(description="Enable selected services", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Service]) -> None:

@@ -1,10 +1,14 @@
 """Reads of orders: a customer's orders and refills (always scoped to that customer), the orders waiting to be
 forwarded, and the completion times of each service."""
 
+import functools
 from collections.abc import Iterable
 from datetime import timedelta
+from decimal import Decimal
+from typing import NamedTuple
 
-from django.db.models import Avg, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db import connection
+from django.db.models import Avg, Exists, F, Field, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -18,9 +22,41 @@ def order_of(*, user: User, order_id: object) -> Order | None:
     return Order.objects.select_related("service").filter(pk=record_id(order_id) or 0, user=user).first()
 
 
-def orders_of(*, user: User, ids: Iterable[int]) -> dict[int, Order]:
-    """The customer's own orders among these ids (one query); foreign ids are simply absent."""
-    return {order.pk: order for order in Order.objects.filter(user=user, pk__in=list(ids))}
+class OrderState(NamedTuple):
+    """What `status` tells of an order."""
+
+    charge: Decimal
+    start_count: int | None
+    status: str
+    remains: int | None
+    quantity: int
+
+
+@functools.cache
+def _states_query() -> str:
+    quote = connection.ops.quote_name
+    fields = [Order._meta.get_field(name) for name in ("id", *OrderState._fields)]
+    columns = ", ".join(quote(field.column) for field in fields if isinstance(field, Field))
+    # Only the model's own table and column names, quoted, go into the text; every value is a parameter.
+    table, user, pk = quote(Order._meta.db_table), quote("user_id"), quote("id")
+    return f"SELECT {columns} FROM {table} WHERE {user} = %s AND {pk} = ANY(%s)"  # noqa: S608  # nosec B608 - quoted identifiers, no values
+
+
+def order_states_of(*, user: User, ids: Iterable[int]) -> dict[int, OrderState]:
+    """The state of the customer's own orders among these ids, by id: one query, only the columns it needs.
+
+    On Postgres written out, with the ids as one array: for the 100 ids of a batch `status` the ORM takes three
+    times longer to build the query than to run it.
+    """
+    wanted = list(ids)
+    if connection.vendor != "postgresql":
+        rows = Order.objects.filter(user=user, pk__in=wanted).values_list("pk", *OrderState._fields)
+        return {pk: OrderState(*state) for pk, *state in rows}
+    if not wanted:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_states_query(), [user.pk, wanted])
+        return {pk: OrderState(*state) for pk, *state in cursor.fetchall()}
 
 
 def refills_of(*, user: User, ids: Iterable[int]) -> dict[int, Refill]:

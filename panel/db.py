@@ -1,15 +1,18 @@
-"""Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling, refunds)."""
+"""Bulk writes faster than Django's own where they sit on a hot path (catalog sync, status polling, refunds); and
+model instances from the columns of a hand-written query (the API's hot reads)."""
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.types.json import Json, Jsonb
+
+M = TypeVar("M", bound=models.Model)
 
 BATCH_SIZE = 500
 
@@ -163,3 +166,19 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Sequence
     with connection.cursor() as cursor:
         cursor.execute(sql, [_rows_json(columns, rows, connection)])
         return [pk for (pk,) in cursor.fetchall()]
+
+
+def instance_from_columns(model: type[M], db: str, columns: Mapping[str, object]) -> M:
+    """An instance of `model` made of these columns (by field name) as a query read them; the fields left out
+    load from the database if anything asks for them, as with QuerySet.only().
+
+    Each value goes through its field's to_python: SQLite gives decimals as floats, which Django's own query
+    converters would turn into Decimals.
+    """
+    fields: list[models.Field[Any, Any]] = []
+    for name in columns:
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field), f"{name} is not a column"
+        fields.append(field)
+    values = [field.to_python(value) for field, value in zip(fields, columns.values(), strict=True)]
+    return model.from_db(db, [field.attname for field in fields], values)

@@ -1,11 +1,25 @@
 """A shared rate limit in the cache (Redis in production): so many hits per window, per key; and the client
 address that limits count per."""
 
+import functools
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
+from redis import Redis
+from redis.commands.core import Script
+
+# allow_unless_blocked in one round trip: KEYS = (blocker, counter), ARGV = (blocker limit, limit, expiry seconds).
+# The counters are the ones allow() and hits() keep: plain integers under the cache's own key names.
+_ALLOW_UNLESS_BLOCKED = """
+if tonumber(redis.call('GET', KEYS[1]) or 0) >= tonumber(ARGV[1]) then return 0 end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+if count > tonumber(ARGV[2]) then return 0 end
+return 1
+"""
 
 
 def client_address(request: HttpRequest) -> str:
@@ -19,9 +33,13 @@ def client_address(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+def _counter(name: str, window: int) -> str:
+    return f"ratelimit:{name}:{int(time.time() // window)}"
+
+
 def allow(*, name: str, limit: int, window: int) -> bool:
     """Count one hit for `name` in the current window of `window` seconds; False once past `limit`."""
-    key = f"ratelimit:{name}:{int(time.time() // window)}"
+    key = _counter(name, window)
     cache.add(key, 0, timeout=window * 2)
     try:
         return cache.incr(key) <= limit
@@ -33,5 +51,25 @@ def allow(*, name: str, limit: int, window: int) -> bool:
 
 def hits(*, name: str, window: int) -> int:
     """How many hits `name` has in the current window, without counting one."""
-    count = cache.get(f"ratelimit:{name}:{int(time.time() // window)}")
+    count = cache.get(_counter(name, window))
     return int(count or 0)
+
+
+@functools.cache
+def _redis_at(location: str) -> tuple[Redis, Script]:
+    redis = Redis.from_url(location)
+    return redis, redis.register_script(_ALLOW_UNLESS_BLOCKED)
+
+
+def allow_unless_blocked(*, name: str, limit: int, blocker: str, blocker_limit: int, window: int) -> bool:
+    """allow(name) unless `blocker` already has `blocker_limit` hits in the window (then nothing is counted).
+
+    One round trip to Redis: it runs on every API request.
+    """
+    if not isinstance(caches["default"], RedisCache):
+        if hits(name=blocker, window=window) >= blocker_limit:
+            return False
+        return allow(name=name, limit=limit, window=window)
+    redis, script = _redis_at(settings.CACHES["default"]["LOCATION"])
+    keys = [cache.make_key(_counter(blocker, window)), cache.make_key(_counter(name, window))]
+    return bool(script(keys=keys, args=[blocker_limit, limit, window * 2], client=redis))

@@ -248,6 +248,14 @@ def services_enable(*, services: "QuerySet[Service]") -> tuple[int, list[Service
     return len(enabled), refused
 
 
+@transaction.atomic
+def services_delete(*, services: "QuerySet[Service]") -> int:
+    """Delete services nobody ordered (their orders protect the others); they leave the catalog at once."""
+    _, deleted = services.delete()
+    transaction.on_commit(catalog_changed)
+    return deleted.get(Service._meta.label, 0)
+
+
 def services_disable(*, services: "QuerySet[Service]") -> int:
     disabled = services.filter(is_active=True).update(
         is_active=False, disabled_reason=Reason.NONE, updated_at=timezone.now()

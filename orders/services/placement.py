@@ -9,8 +9,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from billing.models import LedgerEntry
-from billing.services import wallet_debit, wallet_lock
+from billing.services import order_charge, wallet_lock
 from catalog.models import Service
 from catalog.selectors import customer_service
 from orders.models import IdempotencyKey, Order
@@ -58,13 +57,12 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str]) ->
     quote = order_quote(user=user, service_id=service_id, params=params)
     service, spec = quote.service, quote.spec
 
-    # Serializes this customer's placements: the duplicate check and the debit see each other's orders.
-    wallet_lock(user=user)
-    if (
-        service.deny_duplicates
-        and Order.objects.filter(user=user, service=service, link=spec.link).exclude(status__in=Order.FINAL).exists()
-    ):
-        raise OrderError(DUPLICATE_LINK, field="link")
+    wallet = None
+    if service.deny_duplicates:
+        # Serializes this customer's placements: the duplicate check and the debit see each other's orders.
+        wallet = wallet_lock(user=user)
+        if Order.objects.filter(user=user, service=service, link=spec.link).exclude(status__in=Order.FINAL).exists():
+            raise OrderError(DUPLICATE_LINK, field="link")
 
     order = Order.objects.create(
         user=user,
@@ -82,7 +80,7 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str]) ->
         # A manual service's order waits for staff (orders/services/manual.py); it is never forwarded.
         submission=Order.Submission.MANUAL if service.is_manual else Order.Submission.QUEUED,
     )
-    wallet_debit(user=user, amount=order.charge, kind=LedgerEntry.Kind.CHARGE, order=order)
+    order_charge(order=order, wallet=wallet)
     if not order.is_manual:
         from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
 
