@@ -3,7 +3,7 @@
 They get what every answer gets (the security headers, the Host check, the Content-Security-Policy) and none of what
 serves pages: sessions, CSRF (the view is exempt), languages, messages, the second factor, the sign-in lockout,
 static files. The API is authenticated by its key and answers JSON in English, so none of those applies to it, and
-together they cost a reseller's every call about as much as a database read.
+together they cost every call a quarter of a millisecond (measured here), a third of what its database read costs.
 """
 
 from collections.abc import Callable

@@ -18,8 +18,6 @@ from catalog.selectors import catalog_version, customer_catalog
 
 # Distinct (version, discount) answers kept per process; the oldest goes first. Most panels have a few discounts.
 KEPT = 16
-
-
 _answers: dict[tuple[str, Decimal], EncodedAnswer] = {}
 _lock = threading.Lock()
 
