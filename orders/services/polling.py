@@ -313,13 +313,11 @@ def poll_provider(*, provider: Provider, everything: bool = False, client: ApiCl
             while call is not None:
                 chunk = claimed[0]
                 report.upstream_calls += 1
-                try:
-                    answers = call.result()
-                finally:
-                    while not outcomes.empty():
-                        provider_call_record(provider=provider, failure=outcomes.get())
+                answers = call.result()
                 following = claimed[1] if len(claimed) > 1 else None
                 call = caller.submit(client.status, following.upstream_ids) if following else None
+                while not outcomes.empty():
+                    provider_call_record(provider=provider, failure=outcomes.get())
                 slot.keep()
                 report.add(_apply(chunk.pks, answers, chunk.claimed_at))
                 claimed.pop(0)
