@@ -156,7 +156,7 @@ def production_topology(*, log_dir: Path | None = None) -> Iterator[Topology]:
         _start(topology, "web", [sys.executable, "-m", "gunicorn", "panel.wsgi:application",
                                  "--bind", f"127.0.0.1:{web_port}", "--workers", "2"], log_dir)  # fmt: skip
         _start(topology, "worker", [sys.executable, "-m", "celery", "-A", "panel", "worker", "--loglevel", "INFO",
-                                    "--concurrency", "1", "--without-gossip", "--without-mingle"], log_dir)  # fmt: skip
+                                    "--concurrency", "3", "--without-gossip", "--without-mingle"], log_dir)  # fmt: skip
         _start(topology, "beat", [sys.executable, "-m", "celery", "-A", "panel", "beat", "--loglevel", "INFO",
                                   "--schedule", str(work / "celerybeat-schedule")], log_dir)  # fmt: skip
         _wait_for(f"http://127.0.0.1:{web_port}/healthz/ready")
