@@ -93,7 +93,8 @@ def _claim(
         table, key = quote(Order._meta.db_table), quote(Order._meta.pk.column)
         sql = (
             f"UPDATE {table} SET {quote('poll_claimed_at')} = %s "  # noqa: S608  # nosec B608 - quoted names, the ORM's SQL
-            f"WHERE {key} IN ({chosen} FOR UPDATE SKIP LOCKED) RETURNING {key}, {quote('upstream_id')}"
+            # ARRAY(...) runs the subquery once: never more than BATCH_LIMIT rows, whatever plan Postgres picks.
+            f"WHERE {key} = ANY(ARRAY({chosen} FOR UPDATE SKIP LOCKED)) RETURNING {key}, {quote('upstream_id')}"
         )
         own_transaction = not connection.in_atomic_block
         with transaction.atomic(), connection.cursor() as cursor:
