@@ -3,12 +3,12 @@ forwarded, and the completion times of each service."""
 
 import functools
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Avg, Exists, F, Field, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Avg, Exists, F, Field, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -131,3 +131,31 @@ def completion_seconds_by_service() -> dict[int, int]:
         .values_list("service_id", "took")
     )
     return {service_id: max(0, round(took.total_seconds())) for service_id, took in averages}
+
+
+class CustomerSummary(NamedTuple):
+    """The top strip of a customer's home page."""
+
+    spent_this_month: Decimal
+    in_progress: int
+    last_orders: list[Order]
+
+
+LAST_ORDERS = 5
+
+
+def customer_summary(*, user: User, now: datetime | None = None) -> CustomerSummary:
+    """What the customer spent since the first of this month in their time zone (charges less refunds, by the
+    ledger), how many of their orders are still open, and their last five orders: three queries."""
+    from billing.models import LedgerEntry  # billing's models refer to orders: bound at call time
+
+    local = timezone.localtime(now)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    moved = LedgerEntry.objects.filter(
+        wallet__user=user,
+        kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND],
+        created_at__gte=month_start,
+    ).aggregate(total=Sum("amount"))["total"]
+    in_progress = Order.objects.filter(user=user).exclude(status__in=Order.FINAL).count()
+    last = list(Order.objects.filter(user=user).select_related("service").order_by("-pk")[:LAST_ORDERS])
+    return CustomerSummary(spent_this_month=-(moved or Decimal(0)), in_progress=in_progress, last_orders=last)

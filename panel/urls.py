@@ -31,9 +31,9 @@ def ready(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """A signed-in customer starts on New order; anyone else on the sign-in page."""
+    """A signed-in customer starts on their summary and New order; anyone else on the sign-in page."""
     if request.user.is_authenticated:
-        return order_new(request)
+        return order_new(request, home=True)
     return redirect("login")
 
 

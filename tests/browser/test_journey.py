@@ -222,6 +222,12 @@ def test_a_customer_signs_up_orders_and_gets_the_undelivered_share_back(
     expect(refund_row).to_contain_text("+0.54")
     shot(page, f"{lang}-funds")
 
+    # The home page's summary: spent this month is the charge less its refund.
+    page.locator("a.brand").click()
+    expect(page.locator(".home-summary .tile dd").nth(1)).to_have_text("0.81 USD")
+    expect(page.locator(".home-summary .last-orders tbody tr")).to_have_count(1)
+    shot(page, f"{lang}-home")
+
     _go(page, texts["services"])
     expect(page.locator("table.services")).to_contain_text(service.name)
     shot(page, f"{lang}-services")
