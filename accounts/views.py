@@ -33,8 +33,13 @@ from accounts.two_factor import (
     two_factor_verify,
     verified,
 )
+from notifications.forms import NotificationPreferencesForm
+from notifications.selectors import notification_preferences_of
+from notifications.services import notification_preferences_set
 from panel.errors import ApplicationError
 from panel.ratelimit import allow, client_address
+
+FORM_SWITCHES = list(NotificationPreferencesForm.base_fields)
 
 
 def _limited(request: HttpRequest, name: str, limit: int) -> bool:
@@ -187,6 +192,14 @@ def account(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, password.user)
             messages.success(request, _("Your password is changed."))
             return redirect("account")
+    preferences = notification_preferences_of(user=user)
+    emails = NotificationPreferencesForm(initial={name: getattr(preferences, name) for name in FORM_SWITCHES})
+    if request.method == "POST" and request.POST.get("form") == "notifications":
+        emails = NotificationPreferencesForm(request.POST)
+        if emails.is_valid():
+            notification_preferences_set(user=user, **emails.cleaned_data)
+            messages.success(request, _("Your email choices are saved."))
+            return redirect("account")
     two_factor_error = ""
     if request.method == "POST" and request.POST.get("form") == "two_factor_off":
         password_text, code = request.POST.get("current_password", ""), request.POST.get("code", "")
@@ -197,6 +210,7 @@ def account(request: HttpRequest) -> HttpResponse:
     context = {
         "profile": profile,
         "password": password,
+        "emails": emails,
         "two_factor_on": has_totp(user=user),
         "two_factor_error": two_factor_error,
     }

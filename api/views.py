@@ -33,6 +33,7 @@ from api.transport import (
     exception_handler,
 )
 from billing.selectors import user_balance
+from orders.models import Order
 from orders.selectors import order_states_of, refills_of
 from orders.services.followups import cancel_request, refill_request
 from orders.services.placement import order_place, order_place_once
@@ -58,10 +59,14 @@ def _add(user: User, params: Params) -> Any:
     service_id = params.get("service", "")
     if "idempotency_key" in params:
         order, _ = order_place_once(
-            user=user, service_id=service_id, params=order_params, key=params["idempotency_key"]
+            user=user,
+            service_id=service_id,
+            params=order_params,
+            key=params["idempotency_key"],
+            origin=Order.Origin.API,
         )
     else:
-        order = order_place(user=user, service_id=service_id, params=order_params)
+        order = order_place(user=user, service_id=service_id, params=order_params, origin=Order.Origin.API)
     return {"order": order.pk}
 
 

@@ -93,6 +93,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     list_filter = [
         "status",
         "submission",
+        "origin",
         "provider",
         ("service", admin.RelatedOnlyFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
@@ -104,7 +105,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     actions = ["resend", "link_upstream", "cancel_and_refund", "mark_completed", "mark_partial"]
     readonly_fields = ["ledger"]
     fieldsets = [
-        (None, {"fields": ["user", "service", "provider", "status", "submission", "reason"]}),
+        (None, {"fields": ["user", "service", "provider", "status", "submission", "origin", "reason"]}),
         ("Order", {"fields": ["link", "quantity", "runs", "interval", "fields"]}),
         ("Money", {"fields": ["rate", "charge", "cost", "upstream_charge", "ledger"]}),
         (

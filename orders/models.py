@@ -36,6 +36,12 @@ class Order(models.Model):
         REJECTED = "rejected", "rejected upstream"
         MANUAL = "manual", "manual (staff fulfil it)"
 
+    class Origin(models.TextChoices):
+        """Where the customer placed it: their notification settings differ for the two."""
+
+        WEB = "web", "web"
+        API = "api", "API"
+
     FINAL = (Status.COMPLETED, Status.PARTIAL, Status.CANCELED)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
@@ -49,6 +55,7 @@ class Order(models.Model):
     interval = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes between runs.")
     # The type-specific fields (comments, usernames, ...) exactly as they will be sent upstream.
     fields = models.JSONField(default=dict, blank=True)
+    origin = models.CharField(max_length=3, choices=Origin.choices, default=Origin.WEB)
 
     rate = models.DecimalField(help_text="Our rate per 1000 used, after the customer's discount.", **RATE)
     charge = models.DecimalField(**AMOUNT)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from django.db import connections, models, router
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.types.json import Json, Jsonb
 
@@ -143,25 +143,41 @@ def rows_update(
             cursor.execute(sql, [_rows_json(columns, rows[start : start + batch_size], connection)])
 
 
-def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[object]]) -> list[int]:
+def rows_insert(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[object]], *, skip_conflicts: bool = False
+) -> list[int]:
     """Insert rows given as values of `fields` in one statement; their new primary keys, in order. bulk_create
     for a hot path that has values, not objects: on Postgres the fields not named get no Python default and no
-    auto_now, so name every column that needs a value."""
+    auto_now, so name every column that needs a value.
+
+    With `skip_conflicts`, a row that a unique constraint refuses (a row of another transaction included) is left
+    out: the keys are those of the rows inserted, in order."""
     if not rows:
         return []
     columns = _columns(model, fields)[1:]
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
         objs = [model(**{column.attname: value for column, value in zip(columns, row, strict=True)}) for row in rows]
-        return [obj.pk for obj in model._default_manager.bulk_create(objs)]
+        if not skip_conflicts:
+            return [obj.pk for obj in model._default_manager.bulk_create(objs)]
+        inserted = []
+        for obj in objs:
+            try:
+                with transaction.atomic(using=connection.alias):
+                    obj.save(force_insert=True, using=connection.alias)
+            except IntegrityError:
+                continue
+            inserted.append(obj.pk)
+        return inserted
     quote = connection.ops.quote_name
     names = ", ".join(quote(column.column) for column in columns)
     key = quote(model._meta.pk.column)
+    conflicts = "ON CONFLICT DO NOTHING " if skip_conflicts else ""
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608  # nosec B608 - quoted identifiers
         f"SELECT {names} FROM (SELECT {_casts(columns, connection)}, ordinality "
         f"FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e (r, ordinality)) AS v ORDER BY ordinality "
-        f"RETURNING {key}"
+        f"{conflicts}RETURNING {key}"
     )  # the keys come back in the order the rows went in, as bulk_create counts on too
     with connection.cursor() as cursor:
         cursor.execute(sql, [_rows_json(columns, rows, connection)])

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "orders",
     "api",
     "backoffice",
+    "notifications",
     "panel.apps.PanelConfig",
 ]
 

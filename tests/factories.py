@@ -25,6 +25,7 @@ from billing.models import (
     reference_key,
 )
 from catalog.models import Category, Provider, Service, ServicePrice
+from notifications.models import Notification, NotificationPreferences
 from orders.models import CancelRequest, IdempotencyKey, Order, Refill
 
 
@@ -354,3 +355,24 @@ class AuditEntryFactory(DjangoModelFactory[AuditEntry]):
     target_repr = factory.LazyAttribute(lambda entry: f"Service {entry.target_id}")
     before = factory.LazyFunction(lambda: {"markup_percent": None, "rate": "1.500000"})
     after = factory.LazyFunction(lambda: {"markup_percent": "100.00", "rate": "2.000000"})
+
+
+class NotificationFactory(DjangoModelFactory[Notification]):
+    """An order that ended (Completed), told to its customer, unread; notifications.services records real ones."""
+
+    class Meta:
+        model = Notification
+
+    order = factory.SubFactory(OrderFactory, completed=True)
+    user = factory.SelfAttribute("order.user")
+    kind = Notification.Kind.ORDER_ENDED
+    status = factory.SelfAttribute("order.status")
+
+
+class NotificationPreferencesFactory(DjangoModelFactory[NotificationPreferences]):
+    """A customer's email choices as saved from the account page (the defaults)."""
+
+    class Meta:
+        model = NotificationPreferences
+
+    user = factory.SubFactory(UserFactory)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from catalog.clients import provider_client
 from catalog.models import Provider
+from notifications.services import refills_ended_notify
 from orders.models import CancelRequest, Order, Refill
 from orders.selectors import order_of
 from orders.services.lifecycle import CANCEL_MOVES, REFILL_MOVES, SUBMISSION_MOVES, order_close, sources
@@ -181,7 +182,11 @@ def refills_forward() -> FollowupReport:
             report.sent += mine.update(status=Refill.Status.SENT, upstream_id=answer, next_poll_at=next_poll_at)
         else:
             message = answer.message if isinstance(answer, ItemError) else "unreadable answer"
-            report.refused += mine.update(status=Refill.Status.REJECTED, last_error=message)
+            with transaction.atomic():
+                refused = mine.update(status=Refill.Status.REJECTED, last_error=message)
+                if refused:
+                    refills_ended_notify(refill_ids=[pk])
+            report.refused += refused
 
     _send_claimed(Refill, report, lambda client, ids: client.refill(ids), settle)
     return report
@@ -216,17 +221,23 @@ def refills_poll(*, everything: bool = False) -> FollowupReport:
             except UpstreamError as exc:
                 report.failures.append(exc.message)
                 break
-            for pk, upstream_id in chunk:
-                answer = answers.get(upstream_id or 0)
-                open_refill = Refill.objects.filter(pk=pk).exclude(status__in=Refill.FINAL)
-                if isinstance(answer, RefillStatus):
-                    status = _REFILL_STATES[answer.state]
-                    report.finished += status in Refill.FINAL
-                    moving = open_refill.filter(status__in=[*sources(REFILL_MOVES, status), status])
-                    moving.update(status=status, next_poll_at=now + REFILL_POLL_DELAY, last_error="")
-                else:
-                    message = answer.message if answer else "no answer"
-                    open_refill.update(next_poll_at=now + REFILL_POLL_DELAY, last_error=message)
+            ended = []
+            # A chunk's moves and the notifications of the refills that ended commit together.
+            with transaction.atomic():
+                for pk, upstream_id in chunk:
+                    answer = answers.get(upstream_id or 0)
+                    open_refill = Refill.objects.filter(pk=pk).exclude(status__in=Refill.FINAL)
+                    if isinstance(answer, RefillStatus):
+                        status = _REFILL_STATES[answer.state]
+                        report.finished += status in Refill.FINAL
+                        moving = open_refill.filter(status__in=[*sources(REFILL_MOVES, status), status])
+                        moved = moving.update(status=status, next_poll_at=now + REFILL_POLL_DELAY, last_error="")
+                        if moved and status in Refill.FINAL:
+                            ended.append(pk)
+                    else:
+                        message = answer.message if answer else "no answer"
+                        open_refill.update(next_poll_at=now + REFILL_POLL_DELAY, last_error=message)
+                refills_ended_notify(refill_ids=ended)
     return report
 
 

@@ -5,7 +5,7 @@ Each table lists, for a state, the states it may move to. Writers move a row wit
 WHERE clause is `sources(TABLE, target)`: a move the table does not list cannot match any row.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from billing.services import refund_issue, refunds_issue
+from notifications.services import orders_ended_notify
 from orders.models import CancelRequest, Order, Refill
 
 Status = Order.Status
@@ -143,6 +144,7 @@ def order_close(
     amount = refund_due(order)
     if amount > 0:
         refund_issue(order=order, amount=amount, note=note)
+    orders_ended_notify(orders=[order])
     return True
 
 
@@ -159,8 +161,10 @@ def order_move_status(order: Settled, status: str, *, now: datetime) -> bool:
     return True
 
 
-def orders_settle(*, orders: Iterable[Settled], note: str) -> list[LedgerEntry]:
+def orders_settle(*, orders: Collection[Settled], note: str) -> list[LedgerEntry]:
     """The refunds of orders a poll just moved to a final status (their rows are written by the caller in the
-    same transaction), issued in one batch."""
+    same transaction), issued in one batch; and their customers told, in one batch too."""
     due = [(order, amount) for order in orders if order.status in Order.FINAL and (amount := refund_due(order)) > 0]
-    return refunds_issue(refunds=due, note=note)
+    entries = refunds_issue(refunds=due, note=note)
+    orders_ended_notify(orders=orders)
+    return entries

@@ -52,8 +52,10 @@ def order_quote(*, user: User, service_id: object, params: Mapping[str, str], dr
 
 
 @transaction.atomic
-def order_place(*, user: User, service_id: object, params: Mapping[str, str]) -> Order:
-    """Validate, price, debit and create an order in one transaction; forwarding starts after commit."""
+def order_place(*, user: User, service_id: object, params: Mapping[str, str], origin: str = Order.Origin.WEB) -> Order:
+    """Validate, price, debit and create an order in one transaction; forwarding starts after commit.
+
+    `origin` is where the customer placed it: a page (web) or API v2 (api)."""
     quote = order_quote(user=user, service_id=service_id, params=params)
     service, spec = quote.service, quote.spec
 
@@ -74,6 +76,7 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str]) ->
         runs=spec.runs,
         interval=spec.interval,
         fields=spec.fields,
+        origin=origin,
         rate=quote.rate,
         charge=quote.charge,
         cost=quote.cost,
@@ -103,7 +106,9 @@ def _placed_with_key(user: User, key: str, fingerprint: str) -> Order | None:
     return earlier.order
 
 
-def order_place_once(*, user: User, service_id: object, params: Mapping[str, str], key: str) -> tuple[Order, bool]:
+def order_place_once(
+    *, user: User, service_id: object, params: Mapping[str, str], key: str, origin: str = Order.Origin.WEB
+) -> tuple[Order, bool]:
     """order_place, at most once per idempotency key: a repeat with the same parameters returns the first order.
 
     Returns the order and whether this call placed it (False for a repeat).
@@ -116,7 +121,7 @@ def order_place_once(*, user: User, service_id: object, params: Mapping[str, str
         return earlier, False
     try:
         with transaction.atomic():
-            order = order_place(user=user, service_id=service_id, params=params)
+            order = order_place(user=user, service_id=service_id, params=params, origin=origin)
             IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint, order=order)
             return order, True
     except IntegrityError:

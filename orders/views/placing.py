@@ -138,7 +138,9 @@ def order_new(request: HttpRequest, *, home: bool = False) -> HttpResponse:
             # The form's one-time key: a double click or a resent form places the order once.
             order_key = request.POST.get("order_key", "")
             key = f"web:{order_key if BATCH.fullmatch(order_key) else uuid.uuid4().hex}"
-            order, placed = order_place_once(user=user, service_id=source.get("service", ""), params=params, key=key)
+            order, placed = order_place_once(
+                user=user, service_id=source.get("service", ""), params=params, key=key, origin=Order.Origin.WEB
+            )
         except ApplicationError as exc:
             if exc.field in FIELDS or exc.field == "service":
                 errors[exc.field or ""] = exc.translated()
@@ -284,7 +286,11 @@ def order_mass(request: HttpRequest) -> HttpResponse:
                 continue
             try:
                 order, placed = order_place_once(
-                    user=user, service_id=line.service, params=_mass_params(line), key=f"mass:{batch}:{line.number}"
+                    user=user,
+                    service_id=line.service,
+                    params=_mass_params(line),
+                    key=f"mass:{batch}:{line.number}",
+                    origin=Order.Origin.WEB,
                 )
                 line.order, line.charge, line.units, line.repeat = order, order.charge, order.quantity, not placed
                 line.service_name = order.service.name

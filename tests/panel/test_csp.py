@@ -21,6 +21,7 @@ CUSTOMER_PAGES = (
     "/funds/",
     "/api/",
     "/account/",
+    "/notifications/",
 )
 PUBLIC_PAGES = ("/accounts/login/", "/accounts/signup/", "/accounts/password-reset/", "/admin/login/")
 

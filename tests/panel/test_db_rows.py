@@ -50,3 +50,17 @@ def test_it_inserts_rows_from_values_and_returns_their_keys_in_order(alice):
     assert (entry.amount, entry.balance_after, entry.created_at, entry.order_id) == (3, 103, when, None)
     assert rows_insert(LedgerEntry, fields, []) == []
     rows_update(Wallet, ["balance"], [(wallet.pk, wallet.balance + 6)])  # the ledger check after each test
+
+
+def test_it_skips_the_rows_a_unique_constraint_refuses_and_returns_the_new_keys_only():
+    from notifications.models import Notification
+    from tests.factories import NotificationFactory, OrderFactory
+
+    told = NotificationFactory.create()
+    fresh = OrderFactory.create(completed=True)
+    when = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    fields = ["user", "kind", "order", "refill", "status", "refund", "created_at"]
+    rows = [(o.user_id, "order_ended", o.pk, None, "Completed", Decimal(0), when) for o in (told.order, fresh)]
+    keys = rows_insert(Notification, fields, rows, skip_conflicts=True)
+    assert [Notification.objects.get(pk=key).order_id for key in keys] == [fresh.pk]
+    assert Notification.objects.count() == 2

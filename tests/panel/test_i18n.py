@@ -388,6 +388,14 @@ def _new_order(scene: Scene, **params: str):
     return scene.customer.post("/orders/new/", {"service": service, **params}, follow=True)
 
 
+def _another_japanese_customer() -> Client:
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory.create(username="dave", language="ja"))
+    return client
+
+
 PAGES: dict[str, Page] = {
     "new-order": Page(
         lambda s: s.customer.get(f"/orders/new/?service={s.services[1].pk}"),
@@ -427,6 +435,19 @@ PAGES: dict[str, Page] = {
     "api": Page(lambda s: s.customer.get("/api/")),
     "api-new-key": Page(lambda s: s.customer.post("/api/key/")),
     "account": Page(lambda s: s.customer.get("/account/")),
+    "notifications": Page(
+        lambda s: s.customer.get("/notifications/"),
+        lambda s: [f"注文 {s.orders[1].pk} はキャンセルされました。", "すべて既読にする", "キャンセル済み"],
+    ),
+    "notifications-none": Page(lambda s: _another_japanese_customer().get("/notifications/")),
+    "notifications-marked-read": Page(
+        lambda s: s.customer.post("/notifications/read/", {"up_to": "999999"}, follow=True),
+        lambda s: ["お知らせをすべて既読にしました。"],
+    ),
+    "account-emails-saved": Page(
+        lambda s: s.customer.post("/account/", {"form": "notifications", "email_api_orders": "on"}, follow=True),
+        lambda s: ["メール通知の設定を保存しました。", "メールで知らせるタイミング"],
+    ),
     "account-saved": Page(
         lambda s: s.customer.post(
             "/account/",
