@@ -50,6 +50,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("catalog.urls")),
     path("", include("billing.urls")),
+    path("", include("support.urls")),
     path("healthz", healthz, name="healthz"),
     path("healthz/ready", ready, name="ready"),
     path("", home, name="home"),
