@@ -3,8 +3,10 @@
 Superusers keep everything. Each admin action's declared permission decides who may run it: orders' operator
 actions take orders.change_order; approving or rejecting a deposit billing.change_depositrequest; a wallet
 adjustment billing.change_wallet; asking a gateway billing.change_payment; a refund billing.refund_payment;
-collecting or writing off a debt billing.settle_debt; the catalog's actions (enable, disable, set markup, sync,
-test connection) change_service or change_provider. No role deletes anything.
+collecting or writing off a debt billing.settle_debt; answering a ticket support.add_message, assigning or closing
+it support.change_ticket (refilling, canceling or resending its orders also orders.change_order); the catalog's
+actions (enable, disable, set markup, sync, test connection) change_service or change_provider. No role deletes
+anything.
 """
 
 from django.apps import apps as global_apps
@@ -15,7 +17,8 @@ from django.db import DEFAULT_DB_ALIAS
 
 ROLES: dict[str, tuple[str, ...]] = {
     # Customers' orders: look, resolve (resend, link, cancel with refund, mark Completed/Partial); refills and
-    # cancel requests: look; customers: look. No money of its own, no prices.
+    # cancel requests: look; customers: look; tickets: answer, assign, close, and keep the canned replies. No money
+    # of its own, no prices.
     "Support": (
         "orders.view_order",
         "orders.change_order",
@@ -24,6 +27,12 @@ ROLES: dict[str, tuple[str, ...]] = {
         "accounts.view_user",
         "backoffice.view_alert",
         "backoffice.change_alert",
+        "support.view_ticket",
+        "support.change_ticket",
+        "support.add_message",
+        "support.view_cannedreply",
+        "support.add_cannedreply",
+        "support.change_cannedreply",
     ),
     # Money: deposits (approve, reject), payments (ask the gateway, refund), wallets (adjust), the ledger (look),
     # debts (collect, write off). Payment methods and their gateway credentials stay with superusers.

@@ -37,4 +37,5 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "check-ledger": {"task": "billing.tasks.check_ledger", "schedule": crontab(minute=7)},
         "check-open-payments": {"task": "billing.tasks.check_open_payments", "schedule": timedelta(minutes=5)},
         "send-unsent-alerts": {"task": "backoffice.tasks.send_unsent_alerts", "schedule": timedelta(minutes=5)},
+        "send-unsent-ticket-mail": {"task": "support.tasks.notify_unsent_messages", "schedule": timedelta(minutes=5)},
     }

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "catalog",
     "billing",
     "orders",
+    "support",
     "api",
     "backoffice",
     "notifications",
@@ -115,6 +116,14 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 PANEL_BASE_URL = env.str("PANEL_BASE_URL", default="").rstrip("/")
 # A provider whose API calls have all failed for this many minutes is alerted.
 PROVIDER_FAILING_MINUTES = env.int("PROVIDER_FAILING_MINUTES", default=15)
+# Support tickets: a customer opens at most TICKET_RATE_LIMIT tickets and writes at most TICKET_MESSAGE_RATE_LIMIT
+# messages in any TICKET_RATE_WINDOW seconds, and has at most TICKET_OPEN_LIMIT tickets open (or answered) at once.
+# What customers write is mailed to the ticket's assignee, or, with none, to SUPPORT_EMAIL (by default the operators).
+TICKET_RATE_LIMIT = env.int("TICKET_RATE_LIMIT", default=5)
+TICKET_MESSAGE_RATE_LIMIT = env.int("TICKET_MESSAGE_RATE_LIMIT", default=30)
+TICKET_RATE_WINDOW = env.int("TICKET_RATE_WINDOW", default=3600)
+TICKET_OPEN_LIMIT = env.int("TICKET_OPEN_LIMIT", default=10)
+SUPPORT_EMAIL = env.list("SUPPORT_EMAIL", default=OPERATOR_EMAILS)
 
 # Every page: scripts, styles, images and fonts from our own origin only (all assets are served locally); no
 # inline script or style, no plugin, no framing, forms post only here. The card payment page alone adds Stripe's
@@ -149,6 +158,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "panel.context_processors.panel",
+                "support.context_processors.support",
             ],
         },
     },

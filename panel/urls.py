@@ -5,7 +5,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import include, path
 
+from accounts.http import signed_in
+from orders.selectors import customer_summary
 from orders.views.placing import order_new
+from support.selectors import tickets_open_count
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -33,7 +36,9 @@ def ready(request: HttpRequest) -> JsonResponse:
 def home(request: HttpRequest) -> HttpResponse:
     """A signed-in customer starts on their summary and New order; anyone else on the sign-in page."""
     if request.user.is_authenticated:
-        return order_new(request, home=True)
+        user = signed_in(request)
+        home = {"summary": customer_summary(user=user), "open_tickets": tickets_open_count(user=user)}
+        return order_new(request, home=home)
     return redirect("login")
 
 
@@ -51,6 +56,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("billing.urls")),
     path("", include("notifications.urls")),
+    path("", include("support.urls")),
     path("healthz", healthz, name="healthz"),
     path("healthz/ready", ready, name="ready"),
     path("", home, name="home"),

@@ -27,6 +27,7 @@ from billing.models import (
 from catalog.models import Category, Provider, Service, ServicePrice
 from notifications.models import Notification, NotificationPreferences
 from orders.models import CancelRequest, IdempotencyKey, Order, Refill
+from support.models import CannedReply, Message, Ticket
 
 
 def _sha256(text: str) -> str:
@@ -376,3 +377,48 @@ class NotificationPreferencesFactory(DjangoModelFactory[NotificationPreferences]
         model = NotificationPreferences
 
     user = factory.SubFactory(UserFactory)
+
+
+class TicketFactory(DjangoModelFactory[Ticket]):
+    """An open ticket as a customer opened it (about something else than an order), with their first message.
+
+    Real tickets come from support.services.ticket_open, which checks, rate limits and mails."""
+
+    class Meta:
+        model = Ticket
+        skip_postgeneration_save = True
+
+    customer = factory.SubFactory(UserFactory)
+    subject = factory.Sequence(lambda n: f"Question {n}")
+    kind = Ticket.Kind.OTHER
+    last_message_at = factory.LazyFunction(timezone.now)
+    customer_wrote_at = factory.SelfAttribute("last_message_at")
+    waiting_since = factory.SelfAttribute("last_message_at")
+
+    first_message = factory.RelatedFactory(
+        "tests.factories.MessageFactory",
+        factory_related_name="ticket",
+        author=factory.SelfAttribute("..customer"),
+        body="Where is my order?",
+    )
+
+
+class MessageFactory(DjangoModelFactory[Message]):
+    """A customer's further message in their ticket (its mail already sent)."""
+
+    class Meta:
+        model = Message
+
+    ticket = factory.SubFactory(TicketFactory)
+    author = factory.SelfAttribute("ticket.customer")
+    is_staff = False
+    body = factory.Sequence(lambda n: f"Any news? ({n})")
+    notified_at = factory.LazyFunction(timezone.now)
+
+
+class CannedReplyFactory(DjangoModelFactory[CannedReply]):
+    class Meta:
+        model = CannedReply
+
+    title = factory.Sequence(lambda n: f"Canned reply {n}")
+    body = "Thank you for writing. We are looking into it and will answer here."

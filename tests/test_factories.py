@@ -15,7 +15,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-PANEL_APPS = ("accounts", "api", "billing", "catalog", "notifications", "orders")
+PANEL_APPS = ("accounts", "api", "billing", "catalog", "notifications", "orders", "support")
 FACTORIES = [
     value
     for value in vars(factories).values()

@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
@@ -25,7 +26,6 @@ from accounts.models import User
 from billing.selectors import wallet_balance
 from catalog.selectors import catalog_version, customer_catalog
 from orders.models import Order
-from orders.selectors import customer_summary
 from orders.services.placement import order_place_once, order_quote
 from panel.errors import ApplicationError
 from panel.formatting import amount, duration, money
@@ -121,8 +121,8 @@ def _params(data: Any) -> dict[str, str]:
 
 
 @login_required
-def order_new(request: HttpRequest, *, home: bool = False) -> HttpResponse:
-    """The order form; on the home page (`home`), under the customer's summary strip."""
+def order_new(request: HttpRequest, *, home: Mapping[str, object] | None = None) -> HttpResponse:
+    """The order form; on the home page under the customer's summary strip (`home`: what it shows)."""
     user = signed_in(request)
     offer = _offer(user)
     catalog = list(offer.rows.values())
@@ -173,7 +173,7 @@ def order_new(request: HttpRequest, *, home: bool = False) -> HttpResponse:
         "dripfeed_on": bool(request.POST.get("dripfeed")),
         "order_key": uuid.uuid4().hex,
         "quote": quote_text,
-        "summary": customer_summary(user=user) if home else None,
+        "home": home,
         "texts": {
             "limits": _("Min %(min)s — max %(max)s"),
             "short": _("More than your balance: add funds first."),

@@ -82,8 +82,11 @@ def test_each_group_has_exactly_the_permissions_of_its_role():
 
 def test_the_migrations_made_the_roles_as_defined():
     made = importlib.import_module("backoffice.migrations.0002_staff_roles").ROLES
-    added = importlib.import_module("backoffice.migrations.0003_catalog_adds_manual_services").ADDED
-    assert {role: set(names) | set(added.get(role, [])) for role, names in made.items()} == {
+    added = [
+        importlib.import_module(f"backoffice.migrations.{name}").ADDED
+        for name in ("0003_catalog_adds_manual_services", "0004_support_answers_tickets")
+    ]
+    assert {role: set(names).union(*(later.get(role, []) for later in added)) for role, names in made.items()} == {
         role: set(names) for role, names in ROLES.items()
     }
 

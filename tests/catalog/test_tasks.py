@@ -28,6 +28,7 @@ def test_beat_schedules_every_periodic_job_and_each_is_a_registered_task():
         "billing.tasks.check_ledger",
         "billing.tasks.check_open_payments",
         "backoffice.tasks.send_unsent_alerts",
+        "support.tasks.notify_unsent_messages",
     }
     assert scheduled <= set(celery_app.tasks)
 

@@ -53,6 +53,19 @@ def test_the_home_page_shows_the_strip_and_the_order_form(client, placed, alice)
     assert "Spent this month" not in client.get("/orders/new/").content.decode()
 
 
+def test_the_strip_counts_the_tickets_not_closed(client, placed, alice, bob):
+    from support.services import ticket_customer_close, ticket_open
+
+    for n in range(3):
+        ticket_open(customer=alice, subject=f"Question {n}", kind="other", body="Where is it?", order_ids=[])
+    closed = ticket_open(customer=alice, subject="Done", kind="other", body="Thanks", order_ids=[])
+    ticket_customer_close(customer=alice, ticket_id=closed.pk)
+    ticket_open(customer=bob, subject="Mine", kind="other", body="Hello", order_ids=[])
+    client.force_login(alice)
+    tiles = client.get("/").context["home"]
+    assert tiles["open_tickets"] == 3
+
+
 def test_a_customer_sees_only_their_own_orders(client, placed, bob):
     client.force_login(bob)
     page = client.get("/").content.decode()

@@ -22,6 +22,8 @@ CUSTOMER_PAGES = (
     "/api/",
     "/account/",
     "/notifications/",
+    "/tickets/",
+    "/tickets/new/",
 )
 PUBLIC_PAGES = ("/accounts/login/", "/accounts/signup/", "/accounts/password-reset/", "/admin/login/")
 
@@ -63,8 +65,9 @@ def test_no_template_of_ours_has_an_inline_script_style_or_handler():
 
 
 def test_the_admin_pages_we_build_have_nothing_inline(client: Client, services, provider):
-    from tests.factories import UserFactory, second_factor_confirmed
+    from tests.factories import TicketFactory, UserFactory, second_factor_confirmed
 
+    ticket = TicketFactory.create()
     root = UserFactory.create(username="root", is_staff=True, is_superuser=True)
     client.force_login(root)
     second_factor_confirmed(client, root)
@@ -74,6 +77,8 @@ def test_the_admin_pages_we_build_have_nothing_inline(client: Client, services, 
         f"/admin/catalog/provider/{provider.pk}/change/",
         "/admin/catalog/service/",
         "/admin/orders/order/",
+        "/admin/support/ticket/",
+        f"/admin/support/ticket/{ticket.pk}/change/",
     ]
     for path in pages:
         response = client.get(path)

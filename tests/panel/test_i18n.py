@@ -396,6 +396,24 @@ def _another_japanese_customer() -> Client:
     return client
 
 
+def _answered_ticket(scene: Scene) -> int:
+    """A ticket of alice's about her unsent order, answered by staff (the texts are what people typed: Japanese)."""
+    from accounts.models import User
+    from support.services import ticket_open, ticket_staff_reply
+
+    ticket = ticket_open(
+        customer=scene.orders[0].user, subject="フォロワーが増えません", kind="cancel",
+        body="注文をキャンセルしたいです。", order_ids=[scene.orders[0].pk],
+    )  # fmt: skip
+    ticket_staff_reply(staff=User.objects.get(username="operator"), ticket_id=ticket.pk, body="確認いたします。")
+    return ticket.pk
+
+
+def _ticket_question(scene: Scene, **fields: object):
+    question = {"subject": "至急", "kind": "cancel", "body": "キャンセルしてください。", "orders": [scene.orders[0].pk]}
+    return scene.customer.post("/tickets/new/", {**question, **fields})
+
+
 PAGES: dict[str, Page] = {
     "new-order": Page(
         lambda s: s.customer.get(f"/orders/new/?service={s.services[1].pk}"),
@@ -470,6 +488,15 @@ PAGES: dict[str, Page] = {
     ),
     "password-reset-bad-link": Page(lambda s: s.guest.get("/accounts/reset/MQ/bad-token/", follow=True)),
     "password-reset-complete": Page(lambda s: s.guest.get("/accounts/reset/done/")),
+    "tickets-none": Page(lambda s: s.customer.get("/tickets/")),
+    "tickets": Page(
+        lambda s: _answered_ticket(s) and s.customer.get("/tickets/"), lambda s: ["回答あり", "新しい返信 1 件"]
+    ),
+    "ticket": Page(lambda s: s.customer.get(f"/tickets/{_answered_ticket(s)}/"), lambda s: ["確認いたします。"]),
+    "ticket-new": Page(lambda s: s.customer.get(f"/tickets/new/?order={s.orders[2].pk}")),
+    "ticket-new-invalid": Page(lambda s: _ticket_question(s, subject="", orders=[]), lambda s: ["件名を入力"]),
+    "ticket-new-foreign-order": Page(lambda s: _ticket_question(s, orders=["999999"]), lambda s: ["該当する注文"]),
+    "ticket-new-offer": Page(lambda s: _ticket_question(s), lambda s: ["今すぐご自身でキャンセルできます"]),
 }
 
 
