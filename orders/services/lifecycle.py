@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.affiliates.services import commissions_pay
 from billing.models import LedgerEntry
 from billing.services import refund_issue, refunds_issue
 from orders.models import CancelRequest, Order, Refill
@@ -143,6 +144,7 @@ def order_close(
     amount = refund_due(order)
     if amount > 0:
         refund_issue(order=order, amount=amount, note=note)
+    commissions_pay(orders=[order])
     return True
 
 
@@ -161,6 +163,9 @@ def order_move_status(order: Settled, status: str, *, now: datetime) -> bool:
 
 def orders_settle(*, orders: Iterable[Settled], note: str) -> list[LedgerEntry]:
     """The refunds of orders a poll just moved to a final status (their rows are written by the caller in the
-    same transaction), issued in one batch."""
+    same transaction), issued in one batch; then their referrers' commissions, in one batch too."""
+    orders = list(orders)
     due = [(order, amount) for order in orders if order.status in Order.FINAL and (amount := refund_due(order)) > 0]
-    return refunds_issue(refunds=due, note=note)
+    refunds = refunds_issue(refunds=due, note=note)
+    commissions_pay(orders=[order for order in orders if order.status in Order.FINAL])
+    return refunds
