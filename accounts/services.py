@@ -39,9 +39,16 @@ def _email_free(email: str, user: User | None = None) -> None:
 
 @transaction.atomic
 def customer_create(
-    *, username: str, email: str, password: str | None = None, language: str = "", time_zone: str = "UTC"
+    *,
+    username: str,
+    email: str,
+    password: str | None = None,
+    language: str = "",
+    time_zone: str = "UTC",
+    referral_code: str = "",
 ) -> User:
-    """A new customer (not staff); without a password they cannot log in until one is set."""
+    """A new customer (not staff); without a password they cannot log in until one is set. `referral_code`: the
+    referral link they came through, whose owner referred them (an unknown code refers nobody)."""
     if User.objects.filter(username__iexact=username).exists():
         raise ApplicationError(
             gettext_noop("A user named %(username)s already exists."), field="username", username=username
@@ -55,6 +62,10 @@ def customer_create(
     else:
         user.set_unusable_password()
     user.save()
+    if referral_code:
+        from billing.affiliates.services import referral_record  # billing's models import accounts'
+
+        referral_record(referred=user, code=referral_code)
     return user
 
 

@@ -33,6 +33,7 @@ from accounts.two_factor import (
     two_factor_verify,
     verified,
 )
+from billing.affiliates.http import referral_cookie_code, referral_cookie_drop, referral_cookie_drop_own
 from notifications.forms import NotificationPreferencesForm
 from notifications.selectors import notification_preferences_of
 from notifications.services import notification_preferences_set
@@ -69,7 +70,9 @@ def login(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST" and _limited(request, "login", settings.LOGIN_RATE_LIMIT):
         username = request.POST.get("username", "")[:150]
         return _refused(request, "accounts/login.html", LoginForm(request, initial={"username": username}))
-    return _login_view(request)
+    response = _login_view(request)
+    referral_cookie_drop_own(request, response)
+    return response
 
 
 logout = auth_views.LogoutView.as_view()
@@ -105,6 +108,8 @@ def _apply(form: Any, exc: ApplicationError | ValidationError) -> None:
 
 
 def signup(request: HttpRequest) -> HttpResponse:
+    """A new customer, referred by whoever's referral link this browser followed (a signed-in one signs up no one,
+    so a referrer cannot refer an account they create while signed in)."""
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
@@ -119,13 +124,16 @@ def signup(request: HttpRequest) -> HttpResponse:
                     email=form.cleaned_data["email"],
                     password=form.cleaned_data["password"],
                     language=translation.get_language() or "",
+                    referral_code=referral_cookie_code(request),
                 )
             except (ApplicationError, ValidationError) as exc:
                 _apply(form, exc)
             else:
                 auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, _("Welcome! Add funds to place your first order."))
-                return redirect("home")
+                response = redirect("home")
+                referral_cookie_drop(response)
+                return response
     return render(request, "accounts/signup.html", {"form": form})
 
 

@@ -3,10 +3,11 @@
 Superusers keep everything. Each admin action's declared permission decides who may run it: orders' operator
 actions take orders.change_order; approving or rejecting a deposit billing.change_depositrequest; a wallet
 adjustment billing.change_wallet; asking a gateway billing.change_payment; a refund billing.refund_payment;
-collecting or writing off a debt billing.settle_debt; answering a ticket support.add_message, assigning or closing
-it support.change_ticket (refilling, canceling or resending its orders also orders.change_order); the catalog's
-actions (enable, disable, set markup, sync, test connection) change_service or change_provider. No role deletes
-anything.
+collecting or writing off a debt billing.settle_debt; an order's later refund orders.refund_order; a payout of
+affiliate earnings billing.pay_affiliate (an affiliate's percent, change_affiliateaccount); answering a ticket
+support.add_message, assigning or closing it support.change_ticket (refilling, canceling or resending its orders
+also orders.change_order); the catalog's actions (enable, disable, set markup, sync, test connection)
+change_service or change_provider. No role deletes anything.
 """
 
 from django.apps import apps as global_apps
@@ -35,7 +36,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "support.change_cannedreply",
     ),
     # Money: deposits (approve, reject), payments (ask the gateway, refund), wallets (adjust), the ledger (look),
-    # debts (collect, write off). Payment methods and their gateway credentials stay with superusers.
+    # debts (collect, write off), orders (look, refund later), affiliates (their percent, payouts; referrals: look).
+    # Payment methods and their gateway credentials stay with superusers.
     "Finance": (
         "billing.view_depositrequest",
         "billing.change_depositrequest",
@@ -47,6 +49,12 @@ ROLES: dict[str, tuple[str, ...]] = {
         "billing.view_ledgerentry",
         "billing.view_paymentreversal",
         "billing.settle_debt",
+        "orders.view_order",
+        "orders.refund_order",
+        "billing.view_affiliateaccount",
+        "billing.change_affiliateaccount",
+        "billing.pay_affiliate",
+        "billing.view_referral",
         "backoffice.view_alert",
     ),
     # What is sold and at what price: providers (add, edit, sync, test), categories (add, edit), services (edit,

@@ -19,8 +19,10 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     FilteredRelation,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -55,9 +57,22 @@ def _quantized(value: Decimal | None) -> Decimal:
 # --- money of the orders ---------------------------------------------------------------------------------------
 
 
+def _later_refunds() -> Any:
+    """What operators gave back of an order once it was final (its later refunds, rare: a subquery by order)."""
+    later = (
+        LedgerEntry.objects.filter(order=OuterRef("pk"), kind=LedgerEntry.Kind.LATER_REFUND)
+        .order_by()
+        .values("order")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(later, output_field=MONEY), ZERO)
+
+
 def _revenue() -> Any:
-    """An order's charge less its refund (at most one per order: the ledger's constraint); needs `refund`."""
-    return F("charge") - Coalesce(F("refund__amount"), ZERO)
+    """An order's charge less all it gave back: its own refund (at most one per order: the ledger's constraint;
+    needs `refund`) and its later refunds."""
+    return F("charge") - Coalesce(F("refund__amount"), ZERO) - _later_refunds()
 
 
 def _cost() -> Any:
@@ -208,24 +223,32 @@ def takings_by_period(*, days: list[DayTakings]) -> dict[str, Takings]:
 @dataclass(frozen=True)
 class MoneyIn:
     """Ledger entries of a period: deposits (money paid in), bonuses credited on top of deposits, and reversals
-    (paid money a gateway took back: refunds and disputes), each a positive amount."""
+    (paid money a gateway took back: refunds and disputes), each a positive amount; and, apart from revenue,
+    affiliate commissions net of what later refunds took back of them."""
 
     deposits: Decimal
     bonuses: Decimal
     reversals: Decimal
+    commissions: Decimal
 
 
 def money_in_by_period(*, now: datetime) -> dict[str, MoneyIn]:
-    """Deposits, bonuses and reversals of today, the week and the month (see period_starts)."""
+    """Deposits, bonuses, reversals and commissions of today, the week and the month (see period_starts)."""
     starts = period_starts(now=now)
-    kinds = {"deposits": LedgerEntry.Kind.DEPOSIT, "bonuses": LedgerEntry.Kind.BONUS}
-    kinds["reversals"] = LedgerEntry.Kind.REVERSAL
+    Kind = LedgerEntry.Kind
+    kinds = {
+        "deposits": [Kind.DEPOSIT],
+        "bonuses": [Kind.BONUS],
+        "reversals": [Kind.REVERSAL],
+        "commissions": [Kind.COMMISSION, Kind.COMMISSION_REVERSAL, Kind.DEBT_REPAYMENT],
+    }
     sums = {
-        f"{field}_{period}": Sum("amount", filter=Q(kind=kind, created_at__gte=since))
-        for field, kind in kinds.items()
+        f"{field}_{period}": Sum("amount", filter=Q(kind__in=names, created_at__gte=since))
+        for field, names in kinds.items()
         for period, since in starts.items()
     }
-    row = LedgerEntry.objects.filter(created_at__gte=starts["month"], kind__in=kinds.values()).aggregate(**sums)
+    everything = [kind for names in kinds.values() for kind in names]
+    row = LedgerEntry.objects.filter(created_at__gte=starts["month"], kind__in=everything).aggregate(**sums)
     return {
         period: MoneyIn(**{field: abs(_quantized(row[f"{field}_{period}"])) for field in kinds}) for period in starts
     }
@@ -233,15 +256,26 @@ def money_in_by_period(*, now: datetime) -> dict[str, MoneyIn]:
 
 @dataclass(frozen=True)
 class WalletTotals:
-    """What all wallets hold (customers' money we owe them in orders) and what customers owe us."""
+    """What all main wallets hold (customers' money we owe them in orders) and what customers owe us; what the
+    affiliate wallets hold (commissions not yet moved or paid out) and owe (commissions a later refund took back
+    after they were spent)."""
 
     balance: Decimal
     debt: Decimal
+    affiliate_balance: Decimal
+    affiliate_debt: Decimal
 
 
 def wallet_totals() -> WalletTotals:
-    row = Wallet.objects.aggregate(balance=Sum("balance"), debt=Sum("debt"))
-    return WalletTotals(balance=_quantized(row["balance"]), debt=_quantized(row["debt"]))
+    main, affiliate = Q(user__isnull=False), Q(user__isnull=True)
+    row = Wallet.objects.aggregate(
+        main_balance=Sum("balance", filter=main), main_debt=Sum("debt", filter=main),
+        affiliate_balance=Sum("balance", filter=affiliate), affiliate_debt=Sum("debt", filter=affiliate),
+    )  # fmt: skip
+    return WalletTotals(
+        balance=_quantized(row["main_balance"]), debt=_quantized(row["main_debt"]),
+        affiliate_balance=_quantized(row["affiliate_balance"]), affiliate_debt=_quantized(row["affiliate_debt"]),
+    )  # fmt: skip
 
 
 # --- what needs an operator ------------------------------------------------------------------------------------

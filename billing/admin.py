@@ -1,5 +1,6 @@
 """Django admin for wallets and the ledger: read-only, with one audited way for staff to move money; payment
-methods; and deposit requests, approved or rejected only through billing.services."""
+methods; deposit requests, approved or rejected only through billing.services; and the affiliate program: the
+affiliate accounts (their percent, payouts outside the panel, through billing.affiliates.services) and referrals."""
 
 from decimal import Decimal
 from typing import Any
@@ -8,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -16,7 +17,17 @@ from django.utils.html import format_html, format_html_join
 from accounts.http import signed_in
 from accounts.models import User
 from backoffice.filters import WalletAttentionFilter
-from billing.models import DepositRequest, LedgerEntry, Payment, PaymentMethod, PaymentReversal, Wallet
+from billing.affiliates.services import AffiliateRefused, affiliate_payout, affiliate_percent_set
+from billing.models import (
+    AffiliateAccount,
+    DepositRequest,
+    LedgerEntry,
+    Payment,
+    PaymentMethod,
+    PaymentReversal,
+    Referral,
+    Wallet,
+)
 from billing.payments import GATEWAY_CLASSES
 from billing.payments.base import Credential
 from billing.payments.methods import credential_specs, credentials_clean, credentials_shown
@@ -64,11 +75,15 @@ class DebtFilter(admin.SimpleListFilter):
 
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin[Wallet]):
-    list_display = ["user", "balance", "debt", "updated_at"]
+    list_display = ["holder", "balance", "debt", "updated_at"]
     list_filter = [DebtFilter, WalletAttentionFilter]
-    list_select_related = ["user"]
-    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user", "affiliate_account__user"]
+    search_fields = ["user__username", "user__email", "affiliate_account__user__username"]
     actions = ["adjust"]
+
+    @admin.display(description="customer", ordering="user__username")
+    def holder(self, obj: Wallet) -> str:
+        return obj.holder_name
 
     def has_adjust_permission(self, request: HttpRequest) -> bool:
         # Staff who may only look at wallets must not move money.
@@ -81,6 +96,10 @@ class WalletAdmin(ReadOnlyAdmin[Wallet]):
             messages.error(request, "Select exactly one wallet to credit or debit.")
             return None
         wallet = wallets[0]
+        if wallet.user is None:
+            messages.error(request, f"{wallet.holder_name}: an affiliate wallet moves only by commissions, transfers "
+                                    "and payouts (Affiliate accounts).")  # fmt: skip
+            return None
         form = AdjustmentForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             data = form.cleaned_data
@@ -115,18 +134,18 @@ class WalletAdmin(ReadOnlyAdmin[Wallet]):
 class LedgerEntryAdmin(CsvExportAdmin[LedgerEntry], ReadOnlyAdmin[LedgerEntry]):
     csv_name = "ledger"
     csv_columns = [
-        ("id", "id"), ("created", "created_at"), ("customer", "wallet.user.username"), ("kind", "kind"),
+        ("id", "id"), ("created", "created_at"), ("customer", "wallet.holder_name"), ("kind", "kind"),
         ("amount", "amount"), ("balance after", "balance_after"), ("order", "order_id"), ("payment", "payment_id"),
         ("actor", "actor.username"), ("note", "note"),
     ]  # fmt: skip
     list_display = ["id", "created_at", "user", "kind", "amount", "balance_after", "order_link", "actor", "note"]
     list_filter = ["kind", "created_at"]
-    list_select_related = ["wallet__user", "order", "actor"]
-    search_fields = ["wallet__user__username", "=order__id", "note"]
+    list_select_related = ["wallet__user", "wallet__affiliate_account__user", "order", "actor"]
+    search_fields = ["wallet__user__username", "wallet__affiliate_account__user__username", "=order__id", "note"]
 
     @admin.display(description="user", ordering="wallet__user__username")
-    def user(self, obj: LedgerEntry) -> User:
-        return obj.wallet.user
+    def user(self, obj: LedgerEntry) -> str:
+        return obj.wallet.holder_name
 
     @admin.display(description="order", ordering="order_id")
     def order_link(self, obj: LedgerEntry) -> str:
@@ -455,3 +474,90 @@ class PaymentReversalAdmin(ReadOnlyAdmin[PaymentReversal]):
             forgiven = debt_write_off(user=user, actor=actor, note=form.cleaned_data["note"])
             messages.info(request, f"{user}: wrote off {forgiven} {settings.PANEL_CURRENCY}.")
         return None
+
+
+class PayoutForm(forms.Form):
+    amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.00001"), max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES,
+        help_text="Blank: all of the affiliate earnings.",
+    )  # fmt: skip
+    note = forms.CharField(max_length=500, help_text="How and where it was paid: kept in the ledger with your name.")
+
+
+@admin.register(AffiliateAccount)
+class AffiliateAccountAdmin(admin.ModelAdmin[AffiliateAccount]):
+    """Customers' affiliate accounts: only the commission percent is edited here (audited); earnings move by
+    commissions, the customer's transfers and the payouts recorded with the action."""
+
+    list_display = ["user", "code", "commission_percent", "balance", "debt", "referred", "created_at"]
+    list_editable = ["commission_percent"]
+    list_select_related = ["user", "wallet"]
+    search_fields = ["user__username", "user__email", "=code"]
+    fields = ["user", "code", "commission_percent", "balance", "debt", "referred", "created_at"]
+    readonly_fields = ["user", "code", "balance", "debt", "referred", "created_at"]
+    actions = ["pay_out"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AffiliateAccount]:
+        return super().get_queryset(request).annotate(referred_count=Count("user__referrals"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # opened by the customer's affiliates page
+
+    def has_delete_permission(self, request: HttpRequest, obj: AffiliateAccount | None = None) -> bool:
+        return False
+
+    def has_pay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.pay_affiliate")
+
+    @admin.display(description="earnings", ordering="wallet__balance")
+    def balance(self, obj: AffiliateAccount) -> Decimal:
+        return obj.wallet.balance
+
+    @admin.display(description="owed", ordering="wallet__debt")
+    def debt(self, obj: AffiliateAccount) -> Decimal:
+        return obj.wallet.debt
+
+    @admin.display(description="referred customers", ordering="referred_count")
+    def referred(self, obj: AffiliateAccount) -> int:
+        return obj.referred_count  # type: ignore[attr-defined, no-any-return]
+
+    def save_model(self, request: HttpRequest, obj: AffiliateAccount, form: Any, change: bool) -> None:
+        affiliate_percent_set(account_id=obj.pk, percent=obj.commission_percent, actor=signed_in(request))
+
+    @admin.action(description="Record a payout outside the panel", permissions=["pay"])
+    def pay_out(self, request: HttpRequest, queryset: QuerySet[AffiliateAccount]) -> HttpResponse | None:
+        accounts = list(queryset.select_related("user", "wallet")[:2])
+        if len(accounts) != 1:
+            messages.error(request, "Select exactly one affiliate account to record a payout for.")
+            return None
+        account = accounts[0]
+        form = PayoutForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                entry = affiliate_payout(account_id=account.pk, amount=form.cleaned_data["amount"],
+                                         actor=signed_in(request), note=form.cleaned_data["note"])  # fmt: skip
+            except (AffiliateRefused, InvalidAmount) as exc:
+                messages.error(request, f"Affiliate account of {account.user}: {exc.message}")
+                return None
+            messages.success(request, f"Affiliate account of {account.user}: paid out {-entry.amount} "
+                                      f"{settings.PANEL_CURRENCY}, {entry.balance_after} left.")  # fmt: skip
+            return None
+        intro = (
+            f"{account.user} has {account.wallet.balance} {settings.PANEL_CURRENCY} of affiliate earnings. Record "
+            "here what you paid them outside the panel (a bank transfer, say): it leaves their affiliate balance as a "
+            "payout entry, with your name and the note."
+        )
+        return action_confirmation(
+            request, self, action="pay_out", title="Record a payout", submit="Record payout", objects=accounts,
+            form=form, intro=intro,
+        )  # fmt: skip
+
+
+@admin.register(Referral)
+class ReferralAdmin(ReadOnlyAdmin[Referral]):
+    """Who referred whom: fixed at sign-up, never changed."""
+
+    list_display = ["referred", "referrer", "created_at"]
+    list_select_related = ["referred", "referrer"]
+    search_fields = ["referred__username", "referrer__username"]
+    date_hierarchy = "created_at"

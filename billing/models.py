@@ -1,11 +1,13 @@
 """A wallet per customer and its append-only ledger (the wallet balance is a cache of the ledger's sum); the
 payment methods customers pay with; the deposit requests of manual methods, and the payments of automatic ones
-(a gateway: billing/payments/) with what was taken back of them."""
+(a gateway: billing/payments/) with what was taken back of them; the affiliate program (billing/affiliates/): each
+customer's affiliate account with a wallet of its own, who referred whom, and the visits of referral links."""
 
 import unicodedata
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +27,12 @@ def reference_key(reference: str) -> str:
 
 
 class Wallet(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    """A balance moved only by ledger entries: a customer's main wallet (`user`, what they order with), or the
+    wallet of an affiliate account (no `user`: AffiliateAccount.wallet points at it), where commissions go."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="wallet"
+    )
     balance = models.DecimalField(default=0, **AMOUNT)
     # What the customer owes after a payment was refunded or disputed when the wallet no longer held it: while it
     # is above 0, the wallet pays for no new order (the balance itself never goes below 0).
@@ -39,7 +46,18 @@ class Wallet(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.balance} {settings.PANEL_CURRENCY})"
+        return f"{self.holder_name} ({self.balance} {settings.PANEL_CURRENCY})"
+
+    @property
+    def holder(self) -> Any:
+        """The customer whose money this is (the affiliate account's owner for an affiliate wallet)."""
+        return self.user if self.user_id is not None else self.affiliate_account.user
+
+    @property
+    def holder_name(self) -> str:
+        if self.user_id is not None:
+            return str(self.user)
+        return f"{self.affiliate_account.user} (affiliate)"
 
 
 class LedgerEntry(models.Model):
@@ -53,6 +71,20 @@ class LedgerEntry(models.Model):
         BONUS = "bonus", _("Bonus")
         # A payment refunded or disputed after it was credited: the money goes back out.
         REVERSAL = "reversal", _("Payment reversed")
+        # An operator's refund of an order that was final already (Completed or Partial), part or all of what its
+        # own refund left; several may follow one another, never more in all than the charge.
+        LATER_REFUND = "later_refund", _("Later refund")
+        # Affiliate wallets: a referred customer's order became final (one per order); a later refund of it takes
+        # back its share (one per later refund, `cause`); what a reversal could not take is owed (the wallet's
+        # debt), and the next commissions pay it back (one per commission, `cause`).
+        COMMISSION = "commission", _("Commission")
+        COMMISSION_REVERSAL = "commission_reversal", _("Commission reversed")
+        DEBT_REPAYMENT = "debt_repayment", _("Owed commission paid back")
+        # Affiliate earnings moved to the main balance: out of the affiliate wallet, into the main one (`cause`:
+        # the entry out), in one transaction; or paid out by an operator outside the panel.
+        TRANSFER_OUT = "transfer_out", _("Moved to your balance")
+        TRANSFER_IN = "transfer_in", _("From affiliate earnings")
+        PAYOUT = "payout", _("Paid out")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -68,6 +100,9 @@ class LedgerEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The entry this one follows from: a commission reversal's later refund, a debt repayment's commission, a
+    # transfer's entry out of the affiliate wallet. Each entry causes at most one other.
+    cause = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="effect")
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -87,6 +122,10 @@ class LedgerEntry(models.Model):
                 condition=Q(kind__in=["deposit", "bonus"]),
                 name="ledger_one_deposit_one_bonus_per_payment",
             ),
+            # A referrer earns at most one commission per order, whichever poller or operator closes it.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(kind="commission"), name="ledger_one_commission_per_order"
+            ),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
             models.CheckConstraint(
                 condition=(
@@ -96,13 +135,25 @@ class LedgerEntry(models.Model):
                     | (Q(kind="adjustment") & ~Q(amount=0))
                     | (Q(kind="bonus") & Q(amount__gt=0) & Q(payment__isnull=False))
                     | (Q(kind="reversal") & Q(amount__lt=0) & Q(payment__isnull=False))
+                    | (Q(kind="later_refund") & Q(amount__gt=0) & Q(order__isnull=False) & Q(actor__isnull=False))
+                    | (Q(kind="commission") & Q(amount__gt=0) & Q(order__isnull=False))
+                    | (
+                        Q(kind="commission_reversal")
+                        & Q(amount__lt=0)
+                        & Q(order__isnull=False)
+                        & Q(cause__isnull=False)
+                    )
+                    | (Q(kind="debt_repayment") & Q(amount__lt=0) & Q(cause__isnull=False))
+                    | (Q(kind="transfer_out") & Q(amount__lt=0))
+                    | (Q(kind="transfer_in") & Q(amount__gt=0) & Q(cause__isnull=False))
+                    | (Q(kind="payout") & Q(amount__lt=0) & Q(actor__isnull=False))
                 ),
                 name="ledger_amount_sign_matches_kind",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount} ({self.wallet.user})"
+        return f"{self.kind} {self.amount} ({self.wallet.holder_name})"
 
 
 class PaymentMethod(models.Model):
@@ -337,3 +388,75 @@ class PaymentReversal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.amount} on payment {self.payment_id}"
+
+
+PERCENT: dict[str, Any] = {
+    "max_digits": 5,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(0), MaxValueValidator(100)],
+}
+
+
+class AffiliateAccount(models.Model):
+    """A customer's side of the affiliate program: the code of their referral link, their commission percent
+    (blank: AFFILIATE_COMMISSION_PERCENT), and the wallet their commissions go to, apart from the main one."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="affiliate")
+    code = models.CharField(max_length=16, unique=True, editable=False)
+    commission_percent = models.DecimalField(
+        "commission percent",
+        null=True,
+        blank=True,
+        help_text="Of the net spend of the customers this one referred. Blank: the panel's setting.",
+        **PERCENT,
+    )
+    wallet = models.OneToOneField(Wallet, on_delete=models.PROTECT, related_name="affiliate_account", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("pay_affiliate", "Can record payouts of affiliate earnings outside the panel")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(commission_percent__isnull=True)
+                | (Q(commission_percent__gte=0) & Q(commission_percent__lte=100)),
+                name="affiliate_commission_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"affiliate account of {self.user}"
+
+
+class Referral(models.Model):
+    """Who brought whom: written once, when the referred customer signs up, and never changed (the database
+    refuses an UPDATE or DELETE, and anyone referring themselves)."""
+
+    referrer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals")
+    referred = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referral")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(referrer=models.F("referred")), name="referral_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.referred} referred by {self.referrer}"
+
+
+class ReferralVisits(models.Model):
+    """How many browsers followed an affiliate's link in a month (of the affiliate's time zone)."""
+
+    account = models.ForeignKey(AffiliateAccount, on_delete=models.PROTECT, related_name="visits")
+    month = models.DateField(help_text="The first day of the month.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-month"]
+        verbose_name_plural = "referral visits"
+        constraints = [models.UniqueConstraint(fields=["account", "month"], name="referral_visits_one_row_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.count} visits of {self.account.user}'s link in {self.month:%Y-%m}"

@@ -62,7 +62,8 @@ class AccountOnHold(ApplicationError):
         super().__init__(ACCOUNT_ON_HOLD)
 
 
-def _checked(amount: Decimal) -> Decimal:
+def amount_checked(amount: Decimal) -> Decimal:
+    """A positive amount of at most 5 places, below MAX_AMOUNT; raises InvalidAmount for anything else."""
     if not amount.is_finite() or amount <= 0:
         raise InvalidAmount(gettext_noop("The amount must be a positive number."), field="amount")
     if amount >= MAX_AMOUNT:
@@ -89,7 +90,7 @@ def wallet_lock(*, user: User) -> Wallet:
     return wallet
 
 
-def _move(
+def wallet_move(
     wallet: Wallet,
     *,
     kind: str,
@@ -97,9 +98,11 @@ def _move(
     order: "Order | None" = None,
     payment: "Payment | None" = None,
     actor: User | None = None,
+    cause: LedgerEntry | None = None,
     note: str = "",
 ) -> LedgerEntry:
-    """Add a signed amount to a wallet that the caller holds row-locked (wallet_lock), and record it."""
+    """Add a signed amount to a wallet that the caller holds row-locked (wallet_lock, or an affiliate wallet's
+    lock), and record it. Raises InsufficientFunds rather than take the balance below 0."""
     if kind == Kind.CHARGE and wallet.debt > 0:
         # Checked under the lock that a reversal takes too: no order slips in while the debt is recorded.
         raise AccountOnHold()
@@ -116,6 +119,7 @@ def _move(
         order=order,
         payment=payment,
         actor=actor,
+        cause=cause,
         note=note[:500],
     )
 
@@ -132,7 +136,9 @@ def _post(
     note: str = "",
 ) -> LedgerEntry:
     """Add a signed amount to the wallet and record it, under the wallet's row lock."""
-    return _move(wallet_lock(user=user), kind=kind, amount=amount, order=order, payment=payment, actor=actor, note=note)
+    return wallet_move(
+        wallet_lock(user=user), kind=kind, amount=amount, order=order, payment=payment, actor=actor, note=note
+    )
 
 
 @functools.cache
@@ -153,7 +159,7 @@ def order_charge(*, order: "Order", wallet: Wallet | None = None) -> LedgerEntry
     `wallet`: the customer's wallet when the caller already holds its row lock (wallet_lock). Without it, on
     Postgres the debit is one conditional UPDATE (enough money, no debt), which takes the row lock itself.
     """
-    amount = _checked(order.charge)
+    amount = amount_checked(order.charge)
     if wallet is None and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_charge_query(), [amount, order.user_id, amount])
@@ -169,7 +175,7 @@ def order_charge(*, order: "Order", wallet: Wallet | None = None) -> LedgerEntry
         wallet = wallet_lock(user=order.user)
     elif order.user_id != wallet.user_id:
         raise ValueError("an order is charged to its own customer's wallet")
-    return _move(wallet, kind=Kind.CHARGE, amount=-amount, order=order)
+    return wallet_move(wallet, kind=Kind.CHARGE, amount=-amount, order=order)
 
 
 def payment_post(*, payment: "Payment", kind: str, amount: Decimal, actor: User | None = None) -> LedgerEntry:
@@ -198,7 +204,7 @@ def wallet_credit(
     if kind not in (Kind.DEPOSIT, Kind.ADJUSTMENT):
         raise ValueError(f"a credit is a deposit or an adjustment, not {kind}")
     with transaction.atomic():
-        entry = _post(user=user, kind=kind, amount=_checked(amount), actor=actor, note=note)
+        entry = _post(user=user, kind=kind, amount=amount_checked(amount), actor=actor, note=note)
         if kind == Kind.ADJUSTMENT:
             _audit_adjustment(entry)
     return entry
@@ -217,7 +223,7 @@ def wallet_debit(
     if kind not in (Kind.CHARGE, Kind.ADJUSTMENT):
         raise ValueError(f"a debit is a charge or an adjustment, not {kind}")
     with transaction.atomic():
-        entry = _post(user=user, kind=kind, amount=-_checked(amount), order=order, actor=actor, note=note)
+        entry = _post(user=user, kind=kind, amount=-amount_checked(amount), order=order, actor=actor, note=note)
         if kind == Kind.ADJUSTMENT:
             _audit_adjustment(entry)
     return entry
@@ -298,11 +304,39 @@ def refunds_issue(*, refunds: "Sequence[tuple[Refundable, Decimal]]", note: str 
     return entries
 
 
+def refunded_of(*, order: "Order") -> Decimal:
+    """What the order's customer got back of its charge so far: its own refund and every later one."""
+    refunds = LedgerEntry.objects.filter(order=order, kind__in=[Kind.REFUND, Kind.LATER_REFUND])
+    zero = Value(Decimal(0), output_field=DecimalField())
+    total: Decimal = refunds.aggregate(total=Coalesce(Sum("amount"), zero))["total"]
+    return total
+
+
+def refund_later_issue(*, order: "Order", amount: Decimal | None, actor: User, note: str) -> LedgerEntry:
+    """An operator gives back part or all (`amount` None) of what a final order's charge still holds, as a new
+    `later_refund` entry. Raises InvalidAmount beyond that, changing nothing.
+
+    The caller holds the order's row lock, which every later refund takes first: what was refunded before cannot
+    change meanwhile, so the refunds never add up to more than the charge.
+    """
+    left = order.charge - refunded_of(order=order)
+    amount = left if amount is None else amount_checked(amount)
+    if left <= 0:
+        raise InvalidAmount("Everything this order was charged is refunded already.", field="amount")
+    if amount > left:
+        raise InvalidAmount(
+            "At most %(left)s of this order's charge is left to refund.", field="amount", left=money(left)
+        )
+    return _post(user=order.user, kind=Kind.LATER_REFUND, amount=amount, order=order, actor=actor, note=note.strip())
+
+
 def ledger_mismatches() -> list[Wallet]:
     """Wallets whose balance differs from the sum of their entries (each annotated with that `total`)."""
     zero = Value(Decimal(0), output_field=DecimalField())
     wallets = (
-        Wallet.objects.select_related("user").annotate(total=Coalesce(Sum("entries__amount"), zero)).order_by("pk")
+        Wallet.objects.select_related("user", "affiliate_account__user")
+        .annotate(total=Coalesce(Sum("entries__amount"), zero))
+        .order_by("pk")
     )
     if connection.vendor == "postgresql":
         # Exact numeric arithmetic: the database compares.
@@ -320,7 +354,7 @@ def amount_from_text(text: str) -> Decimal:
     text = text.strip()
     if not AMOUNT_TEXT.fullmatch(text):
         raise InvalidAmount(gettext_noop("Enter the amount as a number, like 25 or 25.50."), field="amount")
-    return _checked(Decimal(text))
+    return amount_checked(Decimal(text))
 
 
 def deposit_request_create(*, user: User, method_id: object, amount: str, reference: str) -> DepositRequest:

@@ -19,15 +19,13 @@ def check_ledger() -> int:
     wallet that agrees again ends its incident."""
     mismatches = list(ledger_mismatches())
     for wallet in mismatches:
-        total = wallet.total  # type: ignore[attr-defined]
-        logger.error(
-            "ledger mismatch: wallet of %s holds %s, its entries sum to %s", wallet.user, wallet.balance, total
-        )
+        total, holder = wallet.total, wallet.holder_name  # type: ignore[attr-defined]
+        logger.error("ledger mismatch: wallet of %s holds %s, its entries sum to %s", holder, wallet.balance, total)
         alert_raise(
             kind=Kind.LEDGER_MISMATCH,
             key=f"{LEDGER_KEY}{wallet.pk}",
-            subject=f"ledger mismatch: the wallet of {wallet.user} holds {wallet.balance}, its entries sum to {total}",
-            body=f"Wallet {wallet.pk} of {wallet.user} holds {wallet.balance} but its ledger entries sum to {total}. "
+            subject=f"ledger mismatch: the wallet of {holder} holds {wallet.balance}, its entries sum to {total}",
+            body=f"Wallet {wallet.pk} of {holder} holds {wallet.balance} but its ledger entries sum to {total}. "
             "Entries are never edited: find what moved the balance outside the ledger, then correct it with an "
             "adjustment.",
             url=admin_link("billing_wallet_change", wallet.pk),

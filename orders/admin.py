@@ -1,6 +1,7 @@
 """Django admin for orders, refills and cancel requests: read-only pages, and operators' actions that go
 through orders.services (the only way an order's state or money changes here)."""
 
+from decimal import Decimal
 from typing import TypeVar
 
 from django import forms
@@ -16,9 +17,10 @@ from accounts.http import signed_in
 from backoffice.filters import FollowupAttentionFilter, OrderAttentionFilter
 from billing.models import LedgerEntry
 from orders.models import CancelRequest, Order, Refill
-from orders.services.operators import order_finish, order_link_upstream, order_resend
+from orders.services.operators import order_finish, order_link_upstream, order_refund_later, order_resend
 from orders.validation import OrderError
 from panel.admin import CsvExportAdmin, ReadOnlyAdmin, action_confirmation
+from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
 Status = Order.Status
 _F = TypeVar("_F", Refill, CancelRequest)
@@ -66,6 +68,14 @@ class PartialForm(forms.Form):
     )
 
 
+class LaterRefundForm(forms.Form):
+    amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.00001"), max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES,
+        help_text="Blank: all that is left of the charge.",
+    )  # fmt: skip
+    note = forms.CharField(max_length=500, help_text="Why: the customer sees it in their history.")
+
+
 @admin.register(Order)
 class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     csv_name = "orders"
@@ -102,7 +112,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     date_hierarchy = "created_at"
     search_fields = ["=id", "=upstream_id", "link"]
     list_select_related = ["user", "service", "provider"]
-    actions = ["resend", "link_upstream", "cancel_and_refund", "mark_completed", "mark_partial"]
+    actions = ["resend", "link_upstream", "cancel_and_refund", "mark_completed", "mark_partial", "refund_later"]
     readonly_fields = ["ledger"]
     fieldsets = [
         (None, {"fields": ["user", "service", "provider", "status", "submission", "origin", "reason"]}),
@@ -143,6 +153,10 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     def has_operate_permission(self, request: HttpRequest) -> bool:
         # Staff who may only look at orders must not resend, cancel or refund them.
         return request.user.has_perm("orders.change_order")
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        # Money leaves the panel: Finance's, not Support's.
+        return request.user.has_perm("orders.refund_order")
 
     @admin.display(description="last error")
     def error(self, obj: Order) -> str:
@@ -245,6 +259,33 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
                 columns=ORDER_COLUMNS, row=_order_row, form=form, intro=intro,
             )  # fmt: skip
         self._finish(request, orders, Status.PARTIAL, remains=form.cleaned_data["remains"])
+        return None
+
+    @admin.action(description="Refund later (part or all of what is left)", permissions=["refund"])
+    def refund_later(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        orders = self._selected(queryset, limit=2)
+        if len(orders) != 1:
+            messages.error(request, "Select exactly one order to refund: each has its own amount.")
+            return None
+        order = orders[0]
+        form = LaterRefundForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            intro = (
+                "The customer gets back this amount of the charge of a Completed or Partial order, on top of what was "
+                "refunded already (never more in all than the charge); the referrer's commission on the order, if "
+                "any, loses the same share. Recorded with your name and note."
+            )
+            return action_confirmation(
+                request, self, action="refund_later", title="Refund later", submit="Refund", objects=orders,
+                columns=ORDER_COLUMNS, row=_order_row, form=form, intro=intro,
+            )  # fmt: skip
+        try:
+            refund = order_refund_later(order_id=order.pk, amount=form.cleaned_data["amount"], actor=signed_in(request),
+                                        note=form.cleaned_data["note"])  # fmt: skip
+        except OrderError as exc:
+            messages.error(request, exc.message)
+            return None
+        messages.success(request, f"Order {order.pk}: refunded {refund.amount} {settings.PANEL_CURRENCY}.")
         return None
 
 

@@ -85,6 +85,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("refund_order", "Can refund what a Completed or Partial order still holds")]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "upstream_id"],

@@ -145,15 +145,15 @@ LAST_ORDERS = 5
 
 
 def customer_summary(*, user: User, now: datetime | None = None) -> CustomerSummary:
-    """What the customer spent since the first of this month in their time zone (charges less refunds, by the
-    ledger), how many of their orders are still open, and their last five orders: three queries."""
+    """What the customer spent since the first of this month in their time zone (charges less refunds, later ones
+    included, by the ledger), how many of their orders are still open, and their last five orders: three queries."""
     from billing.models import LedgerEntry  # billing's models refer to orders: bound at call time
 
     local = timezone.localtime(now)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     moved = LedgerEntry.objects.filter(
         wallet__user=user,
-        kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND],
+        kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND, LedgerEntry.Kind.LATER_REFUND],
         created_at__gte=month_start,
     ).aggregate(total=Sum("amount"))["total"]
     in_progress = Order.objects.filter(user=user).exclude(status__in=Order.FINAL).count()

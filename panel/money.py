@@ -25,6 +25,16 @@ def refund_amount(value: Decimal) -> Decimal:
     return value.quantize(AMOUNT_QUANTUM, rounding=ROUND_FLOOR)
 
 
+def commission_amount(value: Decimal) -> Decimal:
+    """A commission the panel pays a referrer, rounded down to 5 places."""
+    return value.quantize(AMOUNT_QUANTUM, rounding=ROUND_FLOOR)
+
+
+def taken_back_amount(value: Decimal) -> Decimal:
+    """What the panel takes back of what it paid (a commission a later refund reverses), rounded up to 5 places."""
+    return value.quantize(AMOUNT_QUANTUM, rounding=ROUND_CEILING)
+
+
 def rate_up(value: Decimal) -> Decimal:
     """A price per 1000, rounded up to 6 places: selling prices and the costs they are compared with."""
     return value.quantize(RATE_QUANTUM, rounding=ROUND_CEILING)

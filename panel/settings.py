@@ -247,6 +247,18 @@ DEFAULT_MARKUP_PERCENT = env.get_value("DEFAULT_MARKUP_PERCENT", cast=Decimal, d
 if DEFAULT_MARKUP_PERCENT < 0:
     raise ImproperlyConfigured("DEFAULT_MARKUP_PERCENT must not be negative: the panel never sells below cost.")
 
+# The affiliate program: the commission on referred customers' net spend (a customer's own percent in the admin
+# overrides it), how long a referral link's cookie lasts, and the smallest affiliate balance moved to the main one.
+AFFILIATE_COMMISSION_PERCENT = env.get_value("AFFILIATE_COMMISSION_PERCENT", cast=Decimal, default=Decimal("5"))
+if not AFFILIATE_COMMISSION_PERCENT.is_finite() or not 0 <= AFFILIATE_COMMISSION_PERCENT <= 100:
+    raise ImproperlyConfigured("AFFILIATE_COMMISSION_PERCENT must be between 0 and 100.")
+AFFILIATE_COOKIE_DAYS = env.int("AFFILIATE_COOKIE_DAYS", default=30)
+if AFFILIATE_COOKIE_DAYS < 1:
+    raise ImproperlyConfigured("AFFILIATE_COOKIE_DAYS must be at least 1.")
+AFFILIATE_TRANSFER_MINIMUM = env.get_value("AFFILIATE_TRANSFER_MINIMUM", cast=Decimal, default=Decimal("1"))
+if not AFFILIATE_TRANSFER_MINIMUM.is_finite() or AFFILIATE_TRANSFER_MINIMUM < 0:
+    raise ImproperlyConfigured("AFFILIATE_TRANSFER_MINIMUM must be a number of at least 0.")
+
 # Seconds. An `add` is never retried after a read timeout, so keep the read timeout generous.
 UPSTREAM_CONNECT_TIMEOUT = env.int("UPSTREAM_CONNECT_TIMEOUT", default=5)
 UPSTREAM_READ_TIMEOUT = env.int("UPSTREAM_READ_TIMEOUT", default=30)

@@ -121,4 +121,4 @@ def _ledger_stays_balanced(request):
     yield
     from billing.services import ledger_mismatches
 
-    assert [(w.user.username, w.balance) for w in ledger_mismatches()] == [], "a wallet disagrees with its ledger"
+    assert [(w.holder_name, w.balance) for w in ledger_mismatches()] == [], "a wallet disagrees with its ledger"

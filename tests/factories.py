@@ -1,6 +1,7 @@
 """factory_boy factories, all in one place: one per model (tests/test_factories.py checks that none is missing)."""
 
 import hashlib
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +17,14 @@ from accounts.models import ApiKey, User
 from api.models import StaffToken
 from backoffice.models import AuditEntry
 from billing.models import (
+    AffiliateAccount,
     DepositRequest,
     LedgerEntry,
     Payment,
     PaymentMethod,
     PaymentReversal,
+    Referral,
+    ReferralVisits,
     Wallet,
     reference_key,
 )
@@ -422,3 +426,52 @@ class CannedReplyFactory(DjangoModelFactory[CannedReply]):
 
     title = factory.Sequence(lambda n: f"Canned reply {n}")
     body = "Thank you for writing. We are looking into it and will answer here."
+
+
+class AffiliateAccountFactory(DjangoModelFactory[AffiliateAccount]):
+    """A customer's affiliate account, opened as their affiliates page opens it (a wallet of its own, a code)."""
+
+    class Meta:
+        model = AffiliateAccount
+
+    user = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class: type[AffiliateAccount], *args: Any, **kwargs: Any) -> AffiliateAccount:
+        from billing.affiliates.services import affiliate_account_open
+
+        user = kwargs.pop("user")
+        if args or kwargs:
+            raise TypeError(f"AffiliateAccountFactory opens accounts as the page does and cannot set {kwargs}")
+        return affiliate_account_open(user=user)
+
+
+class ReferralFactory(DjangoModelFactory[Referral]):
+    """A customer referred by another at sign-up, recorded as sign-up records it (referral links, once)."""
+
+    class Meta:
+        model = Referral
+
+    referrer = factory.SubFactory(UserFactory)
+    referred = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class: type[Referral], *args: Any, **kwargs: Any) -> Referral:
+        from billing.affiliates.services import affiliate_account_open, referral_record
+
+        referrer, referred = kwargs.pop("referrer"), kwargs.pop("referred")
+        referral = referral_record(referred=referred, code=affiliate_account_open(user=referrer).code)
+        if referral is None:
+            raise ValueError(f"{referred} cannot be referred by {referrer}")
+        return referral
+
+
+class ReferralVisitsFactory(DjangoModelFactory[ReferralVisits]):
+    """A month's visits of an affiliate's referral link."""
+
+    class Meta:
+        model = ReferralVisits
+
+    account = factory.SubFactory(AffiliateAccountFactory)
+    month = factory.Sequence(lambda n: date(2026 - n // 12, 12 - n % 12, 1))
+    count = 3

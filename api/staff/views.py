@@ -244,7 +244,7 @@ class CustomerViewSet(ReadOnlyStaffViewSet):
 class WalletViewSet(ReadOnlyStaffViewSet):
     """Customers' wallets: their balance and what they owe, newest first."""
 
-    queryset = Wallet.objects.select_related("user")
+    queryset = Wallet.objects.filter(user__isnull=False).select_related("user")
     serializer_class = WalletSerializer
     filterset_class = filters.WalletFilter
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.affiliates.services import commissions_pay
 from billing.models import LedgerEntry
 from billing.services import refund_issue, refunds_issue
 from notifications.services import orders_ended_notify
@@ -144,6 +145,7 @@ def order_close(
     amount = refund_due(order)
     if amount > 0:
         refund_issue(order=order, amount=amount, note=note)
+    commissions_pay(orders=[order])
     orders_ended_notify(orders=[order])
     return True
 
@@ -163,8 +165,11 @@ def order_move_status(order: Settled, status: str, *, now: datetime) -> bool:
 
 def orders_settle(*, orders: Collection[Settled], note: str) -> list[LedgerEntry]:
     """The refunds of orders a poll just moved to a final status (their rows are written by the caller in the
-    same transaction), issued in one batch; and their customers told, in one batch too."""
+    same transaction), issued in one batch; then their referrers' commissions, and their customers told, in one
+    batch each."""
+    orders = list(orders)
     due = [(order, amount) for order in orders if order.status in Order.FINAL and (amount := refund_due(order)) > 0]
-    entries = refunds_issue(refunds=due, note=note)
+    refunds = refunds_issue(refunds=due, note=note)
+    commissions_pay(orders=[order for order in orders if order.status in Order.FINAL])
     orders_ended_notify(orders=orders)
-    return entries
+    return refunds

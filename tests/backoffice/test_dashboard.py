@@ -16,12 +16,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.selectors import Dashboard, Takings, dashboard_figures, day_start, needs_attention
+from billing.affiliates.services import affiliate_account_open, referral_record
 from billing.models import LedgerEntry, Payment, Wallet
 from billing.payments.services import payment_credit, payment_reverse
 from billing.services import refund_issue, wallet_credit, wallet_debit
 from billing.tasks import check_ledger
 from catalog.models import Provider, Service
 from orders.models import CancelRequest, Order, Refill
+from orders.services.operators import order_finish, order_refund_later
 from tests.factories import (
     OrderFactory,
     PaymentFactory,
@@ -131,6 +133,18 @@ def scenario(settings) -> Scenario:
     Order.objects.filter(pk=o["sending"].pk).update(submission_changed_at=now - sending_limit - timedelta(minutes=1))
     Order.objects.filter(pk=o["sending_now"].pk).update(submission_changed_at=now - timedelta(seconds=10))
 
+    # Affiliates: frank, referred by charlie 40 days ago, has an old order finished today (a commission of 0.20, of
+    # which a later refund of 1.00 takes back 0.05); o6 gives bob 1.00 back later too.
+    olivia = UserFactory.create(username="olivia", is_staff=True, is_superuser=True)
+    frank = UserFactory.create(username="frank")
+    with _clock(_day(now, 40)):
+        referral_record(referred=frank, code=affiliate_account_open(user=charlie).code)
+        wallet_credit(user=frank, amount=D(10))
+    o["f1"] = _order(frank, s2, _day(now, 40), charge="4", cost="3")
+    order_finish(order_id=o["f1"].pk, status=Status.COMPLETED, actor=olivia)
+    order_refund_later(order_id=o["f1"].pk, amount=D(1), actor=olivia, note="late complaint")
+    order_refund_later(order_id=o["o6"].pk, amount=D(1), actor=olivia, note="dropped")
+
     payment_reverse(payment_id=dave_pays.pk, kind="dispute", reference="dp_1", amount=D(30))  # takes 30
     payment_reverse(payment_id=erin_pays.pk, kind="refund", reference="re_1", amount=D(10))  # takes 6, owes 4
     Wallet.objects.filter(user=eve).update(balance=D(5))  # no entry says so: a ledger mismatch
@@ -169,19 +183,19 @@ def test_it_computes_every_figure(scenario: Scenario):
     # (2.50 − 2.50 = 0; cost 0) + o5 (1.20; the provider's 0.50 EUR × 1.2 = 0.60):
     # revenue 4.50 + 3.00 + 0 + 1.20 = 8.70; cost 3.00 + 1.50 + 0 + 0.60 = 5.10.
     assert _money(figures.periods["week"]) == (5, D("8.70000"), D("5.10000"), D("3.60000"))
-    # 30 days: + o6 (5.00, cost 3.00) + o7 (2.00, cost 1.00, on the first of the 30 days); o8 is a day older.
-    # revenue 8.70 + 5.00 + 2.00 = 15.70; cost 5.10 + 3.00 + 1.00 = 9.10.
-    assert _money(figures.periods["month"]) == (7, D("15.70000"), D("9.10000"), D("6.60000"))
+    # 30 days: + o6 (5.00 − 1.00 refunded later = 4.00, cost 3.00) + o7 (2.00, cost 1.00, on the first of the 30
+    # days); o8 is a day older, f1 ten. revenue 8.70 + 4.00 + 2.00 = 14.70; cost 5.10 + 3.00 + 1.00 = 9.10.
+    assert _money(figures.periods["month"]) == (7, D("14.70000"), D("9.10000"), D("5.60000"))
 
-    # Alpha: o1 o2 o3 o6 o7 = 3 + 1.5 + 3 + 5 + 2 = 14.50, cost 2 + 1 + 1.5 + 3 + 1 = 8.50; Beta: o4 o5.
+    # Alpha: o1 o2 o3 o6 o7 = 3 + 1.5 + 3 + 4 + 2 = 13.50, cost 2 + 1 + 1.5 + 3 + 1 = 8.50; Beta: o4 o5.
     assert [(p.name, _money(p.takings)) for p in figures.by_provider] == [
-        ("Alpha", (5, D("14.50000"), D("8.50000"), D("6.00000"))),
+        ("Alpha", (5, D("13.50000"), D("8.50000"), D("5.00000"))),
         ("Beta", (2, D("1.20000"), D("0.60000"), D("0.60000"))),
     ]
-    # Likes: o1 o3 o7 = 3 + 3 + 2 = 8.00, cost 2 + 1.5 + 1 = 4.50; Views: o2 o6 = 6.50, cost 1 + 3 = 4.00.
+    # Likes: o1 o3 o7 = 3 + 3 + 2 = 8.00, cost 2 + 1.5 + 1 = 4.50; Views: o2 o6 = 5.50, cost 1 + 3 = 4.00.
     assert [(s.name, _money(s.takings)) for s in figures.by_service] == [
         ("Likes", (3, D("8.00000"), D("4.50000"), D("3.50000"))),
-        ("Views", (2, D("6.50000"), D("4.00000"), D("2.50000"))),
+        ("Views", (2, D("5.50000"), D("4.00000"), D("1.50000"))),
         ("Followers", (2, D("1.20000"), D("0.60000"), D("0.60000"))),
     ]
 
@@ -190,7 +204,7 @@ def test_it_computes_every_figure(scenario: Scenario):
     assert figures.days[-1].day == scenario.now.astimezone(day_start(now=scenario.now).tzinfo).date()
     assert _money(days[_day(scenario.now, 2).date()]) == (1, D("3.00000"), D("1.50000"), D("1.50000"))
     assert _money(days[_day(scenario.now, 5).date()]) == (1, D("0.00000"), D("0.00000"), D("0.00000"))
-    assert sum(d.takings.revenue for d in figures.days) == D("15.70000")
+    assert sum(d.takings.revenue for d in figures.days) == D("14.70000")
     assert sum(1 for d in figures.days if d.takings.orders) == 6  # today, 2, 5, 6, 10 and 29 days back
 
     # Of the 30 days' orders: o1 o5 o6 o7 Completed, o2 Pending, o3 Partial, o4 Canceled.
@@ -199,16 +213,20 @@ def test_it_computes_every_figure(scenario: Scenario):
     }  # fmt: skip
 
     # Deposits: today bob 100 + dave 30; 3 days ago charlie 50 (and a 5 bonus); 40 days ago bob 20, erin 10.
-    # Taken back today: dave's 30 and erin's 6 (the 4 more she no longer had is her debt).
-    money_in = {k: (m.deposits, m.bonuses, m.reversals) for k, m in figures.money_in.items()}
+    # Taken back today: dave's 30 and erin's 6 (the 4 more she no longer had is her debt). Commissions, apart:
+    # charlie's 0.20 less 0.05, today.
+    money_in = {k: (m.deposits, m.bonuses, m.reversals, m.commissions) for k, m in figures.money_in.items()}
     assert money_in == {
-        "today": (D("130.00000"), D("0.00000"), D("36.00000")),
-        "week": (D("180.00000"), D("5.00000"), D("36.00000")),
-        "month": (D("180.00000"), D("5.00000"), D("36.00000")),
+        "today": (D("130.00000"), D("0.00000"), D("36.00000"), D("0.15000")),
+        "week": (D("180.00000"), D("5.00000"), D("36.00000"), D("0.15000")),
+        "month": (D("180.00000"), D("5.00000"), D("36.00000"), D("0.15000")),
     }
-    # bob: 100 + 20 − 26.20 (o1…o8) − 6.00 (six attention orders) + 3.50 refunded = 91.30; charlie 55; dave 0;
-    # erin 10 − 4 − 6 = 0 (owes 4); eve's broken 5: 151.30 in all.
-    assert (figures.wallets.balance, figures.wallets.debt) == (D("151.30000"), D("4.00000"))
+    # bob: 100 + 20 − 26.20 (o1…o8) − 6.00 (six attention orders) + 3.50 refunded + 1.00 later = 92.30; charlie 55;
+    # dave 0; erin 10 − 4 − 6 = 0 (owes 4); eve's broken 5; frank 10 − 4 + 1 = 7: 159.30 in all. Charlie's
+    # affiliate wallet, apart: 0.15.
+    wallets = figures.wallets
+    assert (wallets.balance, wallets.debt) == (D("159.30000"), D("4.00000"))
+    assert (wallets.affiliate_balance, wallets.affiliate_debt) == (D("0.15000"), D("0.00000"))
 
 
 def test_it_gives_each_provider_its_runway(scenario: Scenario):
@@ -255,9 +273,11 @@ def test_it_shows_the_figures_on_the_admin_index(scenario: Scenario, admin_clien
     response = admin_client.get("/admin/")
     assert isinstance(response.context["dashboard"], Dashboard)
     html = response.content.decode()
-    assert '<td data-figure="revenue-month">15.70 USD</td>' in html
+    assert '<td data-figure="revenue-month">14.70 USD</td>' in html
     assert '<td data-figure="profit-today">1.50 USD</td>' in html
     assert '<strong data-figure="wallet-debt">4.00 USD</strong>' in html
+    assert '<td data-figure="commissions-month">0.15 USD</td>' in html
+    assert '<strong data-figure="affiliate-balance">0.15 USD</strong>' in html
     assert html.index('data-figure="revenue-month"') < html.index('class="app-orders module')  # the app list below
 
 
@@ -279,7 +299,7 @@ def test_it_shows_the_figures_to_staff_who_may_see_orders(scenario: Scenario):
     client = Client()
     client.force_login(viewer)
     response = second_factor_confirmed(client, viewer).get("/admin/")
-    assert '<td data-figure="revenue-month">15.70 USD</td>' in response.content.decode()
+    assert '<td data-figure="revenue-month">14.70 USD</td>' in response.content.decode()
 
 
 def _orders(count: int) -> None:

@@ -82,11 +82,13 @@ def test_each_group_has_exactly_the_permissions_of_its_role():
 
 def test_the_migrations_made_the_roles_as_defined():
     made = importlib.import_module("backoffice.migrations.0002_staff_roles").ROLES
-    added = [
-        importlib.import_module(f"backoffice.migrations.{name}").ADDED
-        for name in ("0003_catalog_adds_manual_services", "0004_support_answers_tickets")
+    changes = [
+        "0003_catalog_adds_manual_services",
+        "0004_support_answers_tickets",
+        "0005_finance_refunds_orders_and_pays_affiliates",
     ]
-    assert {role: set(names).union(*(later.get(role, []) for later in added)) for role, names in made.items()} == {
+    added = [importlib.import_module(f"backoffice.migrations.{name}").ADDED for name in changes]
+    assert {role: set(names).union(*(change.get(role, []) for change in added)) for role, names in made.items()} == {
         role: set(names) for role, names in ROLES.items()
     }
 
@@ -139,7 +141,9 @@ def test_finance_moves_money_and_touches_no_order_and_no_price(alice, bob, unkno
     assert _act(client, WALLETS, "adjust", [alice.wallet.pk], direction="credit", amount="5", note="goodwill") == 302
     assert Wallet.objects.get(user=alice).balance == Decimal("103.50000")
 
-    assert _act(client, ORDERS, "cancel_and_refund", [unknown_order.pk], reason="x") == 403
+    # Orders: look, and refund a final one later; none of Support's actions on them.
+    assert _offered(client, ORDERS) == {"refund_later"}
+    _act(client, ORDERS, "cancel_and_refund", [unknown_order.pk], reason="x")
     assert _act(client, SERVICES, "set_markup", [service.pk], markup_percent="0") == 403
     assert client.get(reverse("admin:billing_paymentmethod_changelist")).status_code == 403
     assert client.get(reverse("admin:accounts_user_changelist")).status_code == 403

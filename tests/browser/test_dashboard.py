@@ -19,9 +19,10 @@ TEXTS = {
 FIGURES = {
     "revenue-today": "4.50 USD", "cost-today": "3.00 USD", "profit-today": "1.50 USD", "orders-today": "2",
     "revenue-week": "8.70 USD", "cost-week": "5.10 USD", "profit-week": "3.60 USD", "orders-week": "5",
-    "revenue-month": "15.70 USD", "cost-month": "9.10 USD", "profit-month": "6.60 USD", "orders-month": "7",
+    "revenue-month": "14.70 USD", "cost-month": "9.10 USD", "profit-month": "5.60 USD", "orders-month": "7",
     "deposits-today": "130.00 USD", "deposits-week": "180.00 USD", "bonuses-week": "5.00 USD",
-    "reversals-today": "36.00 USD", "wallet-balance": "151.30 USD", "wallet-debt": "4.00 USD",
+    "reversals-today": "36.00 USD", "wallet-balance": "159.30 USD", "wallet-debt": "4.00 USD",
+    "commissions-month": "0.15 USD", "affiliate-balance": "0.15 USD",
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from catalog.selectors import catalog_changed
 from orders.models import Order
 from orders.selectors import customer_summary
-from orders.services.operators import order_finish
+from orders.services.operators import order_finish, order_refund_later
 from orders.services.placement import order_place
 from tests.factories import UserFactory
 
@@ -32,10 +32,12 @@ def test_it_counts_net_spend_open_orders_and_lists_the_last_five(placed, alice):
     staff = UserFactory.create(username="operator", is_staff=True)
     order_finish(order_id=placed[0].pk, status=Order.Status.CANCELED, actor=staff)
     order_finish(order_id=placed[1].pk, status=Order.Status.PARTIAL, remains=500, actor=staff)
+    order_finish(order_id=placed[2].pk, status=Order.Status.COMPLETED, actor=staff)
+    order_refund_later(order_id=placed[2].pk, amount=Decimal("0.35"), actor=staff, note="Dropped")
     summary = customer_summary(user=alice)
-    # Six orders of 1.35, the first refunded whole, the second half: 8.10 - 1.35 - 0.675.
-    assert summary.spent_this_month == Decimal("6.07500")
-    assert summary.in_progress == 4
+    # Six orders of 1.35, the first refunded whole, the second half, the third 0.35 later: 8.10 - 1.35 - 0.675 - 0.35.
+    assert summary.spent_this_month == Decimal("5.72500")
+    assert summary.in_progress == 3
     assert [order.pk for order in summary.last_orders] == [order.pk for order in reversed(placed[1:])]
 
 

@@ -15,8 +15,9 @@ from django.urls import reverse
 from accounts.models import User
 from backoffice.models import Alert
 from billing.models import DepositRequest
-from billing.services import wallet_debit
+from billing.services import wallet_credit, wallet_debit
 from catalog.models import Service
+from orders.services.operators import order_finish
 from tests.factories import (
     AccessAttemptFactory,
     AuditEntryFactory,
@@ -24,7 +25,9 @@ from tests.factories import (
     DepositRequestFactory,
     OrderFactory,
     PaymentReversalFactory,
+    ReferralFactory,
     RefillFactory,
+    UserFactory,
     second_factor_confirmed,
 )
 
@@ -88,6 +91,14 @@ def rows(services, alice, bob) -> None:
     PaymentReversalFactory.create(payment__user=bob)  # a credited payment, refunded
     Alert.objects.create(kind=Alert.Kind.LEDGER_MISMATCH, key="ledger-mismatch:0", subject="an open alert")
     AuditEntryFactory.create()
+    # A referred customer's completed order: 50.00 of commission that a payout could take, a charge a later refund
+    # could give back.
+    dave = UserFactory.create(username="dave")
+    ReferralFactory.create(referrer=alice, referred=dave)
+    wallet_credit(user=dave, amount=Decimal(1000))
+    earning = OrderFactory.create(user=dave, service=listed[1], charge=Decimal(1000))
+    wallet_debit(user=dave, amount=earning.charge, kind="charge", order=earning)
+    order_finish(order_id=earning.pk, status="Completed", actor=UserFactory.create(username="olivia", is_staff=True))
 
 
 def test_every_admin_action_declares_its_permissions():

@@ -19,6 +19,7 @@ CUSTOMER_PAGES = (
     "/refills/",
     "/services/",
     "/funds/",
+    "/affiliates/",
     "/api/",
     "/account/",
     "/notifications/",

@@ -450,6 +450,11 @@ PAGES: dict[str, Page] = {
         lambda s: [_short_datetime(s.ledger[-1].created_at), "承認済み", "返金", "入金"],
     ),
     "funds-invalid": Page(lambda s: s.customer.post("/funds/", {"amount": "lots", "method": "", "reference": ""})),
+    "affiliates": Page(lambda s: s.customer.get("/affiliates/"), lambda s: ["あなたの紹介リンク", "0.00 USD"]),
+    "affiliates-nothing-to-move": Page(
+        lambda s: s.customer.post("/affiliates/transfer/", follow=True),
+        lambda s: ["残高へ移せるアフィリエイト報酬はありません。"],
+    ),
     "api": Page(lambda s: s.customer.get("/api/")),
     "api-new-key": Page(lambda s: s.customer.post("/api/key/")),
     "account": Page(lambda s: s.customer.get("/account/")),

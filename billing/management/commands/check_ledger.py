@@ -14,7 +14,7 @@ class Command(BaseCommand):
         for wallet in mismatches:
             total = wallet.total  # type: ignore[attr-defined]
             self.stderr.write(
-                f"{wallet.user.username}: balance {wallet.balance} but entries sum to {total} {settings.PANEL_CURRENCY}"
+                f"{wallet.holder_name}: balance {wallet.balance} but entries sum to {total} {settings.PANEL_CURRENCY}"
             )
         if mismatches:
             raise CommandError(f"{len(mismatches)} wallet(s) disagree with their ledger.")

@@ -228,7 +228,7 @@ def _simulator(count: int, latency_ms: int) -> Iterator[tuple[subprocess.Popen[s
 
 def _customers() -> dict[int, Wallet]:
     users = [User.objects.create(username=f"customer{n}") for n in range(CUSTOMERS)]
-    return {wallet.user_id: wallet for wallet in Wallet.objects.filter(user__in=users)}  # opened with each user
+    return {user.pk: user.wallet for user in users}  # opened with each user
 
 
 def _seed(url: str, count: int, wallets: dict[int, Wallet], *, name: str) -> tuple[Provider, dict[str, int]]:

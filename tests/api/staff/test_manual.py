@@ -116,11 +116,11 @@ def test_an_order_of_a_provider_is_not_fulfilled_by_hand(support, alice):
     assert support.post("manual-orders/999999/progress/", {"status": "Completed"}).status_code == 404
 
 
-@pytest.mark.parametrize("role", ["Finance", "Catalog"])
-def test_only_staff_who_may_change_orders_fulfil_them(role, manual_service, alice):
+@pytest.mark.parametrize(("role", "reads"), [("Finance", 200), ("Catalog", 403)])
+def test_only_staff_who_may_change_orders_fulfil_them(role, reads, manual_service, alice):
     order = _place(alice, manual_service)
     client = client_of(staff_member(f"{role.lower()}-member", role=role))
-    assert client.get("manual-orders/").status_code == 403
+    assert client.get("manual-orders/").status_code == reads  # Finance views orders (to refund them later)
     assert client.post(f"manual-orders/{order.pk}/progress/", {"status": "Canceled"}).status_code == 403
     assert Order.objects.get(pk=order.pk).status == "Pending" and wallet_balance(user_id=alice.pk) == Decimal(99)
     assert not AuditEntry.objects.exists()

@@ -1,0 +1,1 @@
+"""The affiliate program: referral links, who referred whom, commissions into affiliate wallets and moving them."""
