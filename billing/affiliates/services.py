@@ -24,7 +24,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from backoffice.audit import audit_record
 from billing.models import AffiliateAccount, LedgerEntry, Referral, ReferralVisits, Wallet
-from billing.services import amount_checked, wallet_lock, wallet_move
+from billing.services import Refundable, amount_checked, wallet_lock, wallet_move
 from orders.models import Order
 from panel.db import rows_insert, rows_update
 from panel.errors import ApplicationError
@@ -98,15 +98,8 @@ def referral_visit_count(*, account: AffiliateAccount, now: datetime) -> None:
 # --- commissions -------------------------------------------------------------------------------------------------
 
 
-class Final(Protocol):
+class Final(Refundable, Protocol):
     """What a commission reads of an order that just became final: a model instance, or a row a poll read."""
-
-    @property
-    def pk(self) -> int: ...
-    @property
-    def user_id(self) -> int: ...
-    @property
-    def charge(self) -> Decimal: ...
 
     status: str
 
