@@ -18,6 +18,7 @@ from api.models import StaffToken
 from backoffice.models import AuditEntry
 from billing.models import (
     AffiliateAccount,
+    CommissionReversal,
     DepositRequest,
     LedgerEntry,
     Payment,
@@ -333,6 +334,34 @@ class PaymentReversalFactory(DjangoModelFactory[PaymentReversal]):
         if reversal is None:
             raise ValueError(f"nothing to reverse on {payment}")
         return reversal
+
+
+class CommissionReversalFactory(DjangoModelFactory[CommissionReversal]):
+    """What a later refund took back of a referrer's commission, made as real ones are: a referred customer's order
+    completes (the commission is paid), then an operator refunds it all later."""
+
+    class Meta:
+        model = CommissionReversal
+
+    referral = factory.SubFactory("tests.factories.ReferralFactory")
+
+    @classmethod
+    def _create(cls, model_class: type[CommissionReversal], *args: Any, **kwargs: Any) -> CommissionReversal:
+        from billing.services import order_charge, wallet_credit
+        from orders.services.lifecycle import order_close
+        from orders.services.operators import order_refund_later
+
+        referral = kwargs.pop("referral")
+        if args or kwargs:
+            raise TypeError(f"CommissionReversalFactory follows a later refund and cannot set {sorted(kwargs)}")
+        customer = referral.referred
+        wallet_credit(user=customer, amount=Decimal(10))
+        order = OrderFactory.create(user=customer, sent=True)
+        order_charge(order=order)
+        order_close(order=order, status=Order.Status.COMPLETED, note="")
+        staff = UserFactory.create(is_staff=True)
+        refund = order_refund_later(order_id=order.pk, amount=None, actor=staff, note="Dropped after delivery")
+        return CommissionReversal.objects.get(refund=refund)
 
 
 class ServicePriceFactory(DjangoModelFactory[ServicePrice]):
