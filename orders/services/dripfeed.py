@@ -20,7 +20,7 @@ Status = Order.Status
 Submission = Order.Submission
 # Runs not sent yet (the states from which an order may still be claimed for sending): a cancel stops them here.
 UNSENT = sources(SUBMISSION_MOVES, Submission.SENDING)
-CANCELED_REASON = gettext_noop("Canceled at your request: the runs not sent yet were not placed.")
+STOPPED_REASON = gettext_noop("Stopped at your request.")
 
 
 @dataclass
@@ -129,7 +129,7 @@ def dripfeed_cancel(*, order: Order) -> bool:
     parent = _open_drips().select_for_update().filter(pk=order.pk).first()
     if parent is None:
         return False
-    Order.objects.filter(pk=parent.pk).update(next_run_at=None, reason=CANCELED_REASON, updated_at=timezone.now())
+    Order.objects.filter(pk=parent.pk).update(next_run_at=None, reason=STOPPED_REASON, updated_at=timezone.now())
     for child in parent.children.exclude(status__in=Order.FINAL).select_related("service"):
         if child.submission in UNSENT:
             order_close(
