@@ -258,3 +258,17 @@ def test_the_command_runs_one_cycle(alice, followers, simulator, capsys):
     out = capsys.readouterr().out
     assert "Drip-feed runs placed: 1; forwarded: 1 sent." in out
     assert parent.children.get().submission == "sent"
+
+
+def test_api_clients_see_dripfeed_offered_and_place_one_order(client, alice, followers, simulator):
+    key = api_key_issue(user=alice)
+    listed = client.post("/api/v2", {"key": key, "action": "services"}).json()
+    assert next(s for s in listed if s["service"] == followers.pk)["dripfeed"] is True
+    params = {"key": key, "action": "add", "service": followers.pk, "link": LINK, "quantity": "100", "runs": "3",
+              "interval": "15"}  # fmt: skip
+    placed = client.post("/api/v2", params).json()
+    parent = Order.objects.get(pk=placed["order"])
+    assert (parent.submission, parent.quantity, parent.runs, parent.origin) == ("drip", 300, 3, "api")
+    assert _cycle(timezone.now()) and simulator.calls_for("add")[0].params["quantity"] == "100"
+    cancel = client.post("/api/v2", {"key": key, "action": "cancel", "orders": str(parent.children.get().pk)}).json()
+    assert cancel == [{"order": parent.children.get().pk, "cancel": {"error": "Incorrect order ID"}}]
