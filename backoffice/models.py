@@ -16,6 +16,7 @@ class Alert(models.Model):
         SERVICE_DISABLED = "service_disabled", "Service disabled by a sync"
         LEDGER_MISMATCH = "ledger_mismatch", "Ledger mismatch"
         PAYMENT_DISPUTE = "payment_dispute", "Payment disputed or taken back"
+        AFFILIATE_DEBT = "affiliate_debt", "Referrer owes reversed commission"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     key = models.CharField(max_length=200)

@@ -36,7 +36,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "support.change_cannedreply",
     ),
     # Money: deposits (approve, reject), payments (ask the gateway, refund), wallets (adjust), the ledger (look),
-    # debts (collect, write off), orders (look, refund later), affiliates (their percent, payouts; referrals: look).
+    # debts (collect, write off), orders (look, refund later), affiliates (their percent, payouts; referrals and
+    # commission reversals: look).
     # Payment methods and their gateway credentials stay with superusers.
     "Finance": (
         "billing.view_depositrequest",
@@ -55,6 +56,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "billing.change_affiliateaccount",
         "billing.pay_affiliate",
         "billing.view_referral",
+        "billing.view_commissionreversal",
         "backoffice.view_alert",
     ),
     # What is sold and at what price: providers (add, edit, sync, test), categories (add, edit), services (edit,

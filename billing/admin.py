@@ -1,6 +1,7 @@
 """Django admin for wallets and the ledger: read-only, with one audited way for staff to move money; payment
 methods; deposit requests, approved or rejected only through billing.services; and the affiliate program: the
-affiliate accounts (their percent, payouts outside the panel, through billing.affiliates.services) and referrals."""
+affiliate accounts (their percent, payouts outside the panel, through billing.affiliates.services), referrals and
+what later refunds took back of commissions."""
 
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from backoffice.filters import WalletAttentionFilter
 from billing.affiliates.services import AffiliateRefused, affiliate_payout, affiliate_percent_set
 from billing.models import (
     AffiliateAccount,
+    CommissionReversal,
     DepositRequest,
     LedgerEntry,
     Payment,
@@ -35,17 +37,18 @@ from billing.payments.services import RefundRefused, debt_collect, debt_write_of
 from billing.services import (
     InsufficientFunds,
     InvalidAmount,
+    SentAlready,
     SharedReference,
     deposit_approve,
     deposit_reject,
     wallet_credit,
     wallet_debit,
 )
-from panel.admin import CsvExportAdmin, ReadOnlyAdmin, action_confirmation
+from panel.admin import CsvExportAdmin, OnceForm, ReadOnlyAdmin, action_confirmation
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
 
-class AdjustmentForm(forms.Form):
+class AdjustmentForm(OnceForm):
     direction = forms.ChoiceField(
         choices=[("credit", "Credit (add to the balance)"), ("debit", "Debit (take from the balance)")],
         widget=forms.RadioSelect,
@@ -108,9 +111,9 @@ class WalletAdmin(ReadOnlyAdmin[Wallet]):
             try:
                 entry = move(
                     user=wallet.user, amount=data["amount"], kind=LedgerEntry.Kind.ADJUSTMENT, actor=actor,
-                    note=data["note"],
+                    note=data["note"], once=data["once"],
                 )  # fmt: skip
-            except (InsufficientFunds, InvalidAmount) as exc:
+            except (InsufficientFunds, InvalidAmount, SentAlready) as exc:
                 messages.error(request, f"Wallet of {wallet.user}: {exc.message}")
                 return None
             messages.success(
@@ -476,7 +479,7 @@ class PaymentReversalAdmin(ReadOnlyAdmin[PaymentReversal]):
         return None
 
 
-class PayoutForm(forms.Form):
+class PayoutForm(OnceForm):
     amount = forms.DecimalField(
         required=False, min_value=Decimal("0.00001"), max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES,
         help_text="Blank: all of the affiliate earnings.",
@@ -535,7 +538,8 @@ class AffiliateAccountAdmin(admin.ModelAdmin[AffiliateAccount]):
         if form.is_valid():
             try:
                 entry = affiliate_payout(account_id=account.pk, amount=form.cleaned_data["amount"],
-                                         actor=signed_in(request), note=form.cleaned_data["note"])  # fmt: skip
+                                         actor=signed_in(request), note=form.cleaned_data["note"],
+                                         once=form.cleaned_data["once"])  # fmt: skip
             except (AffiliateRefused, InvalidAmount) as exc:
                 messages.error(request, f"Affiliate account of {account.user}: {exc.message}")
                 return None
@@ -551,6 +555,26 @@ class AffiliateAccountAdmin(admin.ModelAdmin[AffiliateAccount]):
             request, self, action="pay_out", title="Record a payout", submit="Record payout", objects=accounts,
             form=form, intro=intro,
         )  # fmt: skip
+
+
+@admin.register(CommissionReversal)
+class CommissionReversalAdmin(ReadOnlyAdmin[CommissionReversal]):
+    """What later refunds took back of referrers' commissions: taken from the affiliate wallet, or owed (repaid
+    by the next commissions first)."""
+
+    list_display = ["id", "created_at", "referrer", "order_link", "due", "taken", "owed", "refund", "entry"]
+    list_select_related = ["wallet__affiliate_account__user", "refund", "entry"]
+    search_fields = ["wallet__affiliate_account__user__username", "=refund__order__id"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="referrer", ordering="wallet__affiliate_account__user__username")
+    def referrer(self, obj: CommissionReversal) -> User:
+        return obj.wallet.affiliate_account.user
+
+    @admin.display(description="order", ordering="refund__order_id")
+    def order_link(self, obj: CommissionReversal) -> str:
+        url = reverse("admin:orders_order_change", args=[obj.refund.order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.refund.order_id)
 
 
 @admin.register(Referral)

@@ -1,7 +1,8 @@
 """A wallet per customer and its append-only ledger (the wallet balance is a cache of the ledger's sum); the
 payment methods customers pay with; the deposit requests of manual methods, and the payments of automatic ones
 (a gateway: billing/payments/) with what was taken back of them; the affiliate program (billing/affiliates/): each
-customer's affiliate account with a wallet of its own, who referred whom, and the visits of referral links."""
+customer's affiliate account with a wallet of its own, who referred whom, the visits of referral links, and what
+later refunds took back of commissions."""
 
 import unicodedata
 from typing import Any
@@ -104,6 +105,9 @@ class LedgerEntry(models.Model):
     # transfer's entry out of the affiliate wallet. Each entry causes at most one other.
     cause = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="effect")
     note = models.CharField(max_length=500, blank=True)
+    # The one-time token of the operator's form that wrote it (panel.admin.OnceForm): the same form sent twice (a
+    # double click, Back and resend) can write no second entry.
+    once = models.CharField(max_length=32, null=True, unique=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -388,6 +392,37 @@ class PaymentReversal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.amount} on payment {self.payment_id}"
+
+
+class CommissionReversal(models.Model):
+    """What a later refund took back of a referrer's commission (`due`): `taken` from the affiliate wallet (the
+    `entry`, a commission reversal) and `owed`, added to the wallet's debt, which the next commissions pay back
+    (debt repayment entries). One per later refund, even when the wallet held nothing."""
+
+    refund = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="commission_reversal")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="commission_reversals")
+    due = models.DecimalField(**AMOUNT)
+    taken = models.DecimalField(**AMOUNT)
+    owed = models.DecimalField(**AMOUNT)
+    entry = models.OneToOneField(LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due__gt=0) & Q(taken__gte=0) & Q(owed__gte=0) & Q(due=models.F("taken") + models.F("owed")),
+                name="commission_reversal_parts_add_up",
+            ),
+            # Money taken is a ledger entry, and only money taken.
+            models.CheckConstraint(
+                condition=(Q(taken__gt=0) & Q(entry__isnull=False)) | (Q(taken=0) & Q(entry__isnull=True)),
+                name="commission_reversal_taken_iff_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"commission reversal of {self.due} for later refund {self.refund_id}"
 
 
 PERCENT: dict[str, Any] = {

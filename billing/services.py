@@ -9,10 +9,10 @@ import functools
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DecimalField, F, Sum, Value
+from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -22,6 +22,7 @@ from backoffice.audit import audit_record
 from billing.models import (
     REFERENCE_KEY_MAX_LENGTH,
     REFERENCE_MAX_LENGTH,
+    CommissionReversal,
     DepositRequest,
     LedgerEntry,
     PaymentMethod,
@@ -62,6 +63,21 @@ class AccountOnHold(ApplicationError):
         super().__init__(ACCOUNT_ON_HOLD)
 
 
+class SentAlready(ApplicationError):
+    """An operator's form came back with a one-time token a ledger entry carries already: it was sent twice."""
+
+    def __init__(self) -> None:
+        super().__init__("This form was sent already; the first sending was recorded.")
+
+
+def once_unused(once: str | None) -> None:
+    """Raise SentAlready when a ledger entry carries this form token. Checked under the lock every sending of the
+    form takes (a wallet's, an order's), so the second waits for the first and sees its entry; the unique column
+    backs it."""
+    if once is not None and LedgerEntry.objects.filter(once=once).exists():
+        raise SentAlready()
+
+
 def amount_checked(amount: Decimal) -> Decimal:
     """A positive amount of at most 5 places, below MAX_AMOUNT; raises InvalidAmount for anything else."""
     if not amount.is_finite() or amount <= 0:
@@ -100,9 +116,12 @@ def wallet_move(
     actor: User | None = None,
     cause: LedgerEntry | None = None,
     note: str = "",
+    once: str | None = None,
 ) -> LedgerEntry:
     """Add a signed amount to a wallet that the caller holds row-locked (wallet_lock, or an affiliate wallet's
-    lock), and record it. Raises InsufficientFunds rather than take the balance below 0."""
+    lock), and record it. Raises InsufficientFunds rather than take the balance below 0, and SentAlready when the
+    form token `once` was used."""
+    once_unused(once)
     if kind == Kind.CHARGE and wallet.debt > 0:
         # Checked under the lock that a reversal takes too: no order slips in while the debt is recorded.
         raise AccountOnHold()
@@ -121,6 +140,7 @@ def wallet_move(
         actor=actor,
         cause=cause,
         note=note[:500],
+        once=once,
     )
 
 
@@ -134,11 +154,13 @@ def _post(
     payment: "Payment | None" = None,
     actor: User | None = None,
     note: str = "",
+    once: str | None = None,
 ) -> LedgerEntry:
     """Add a signed amount to the wallet and record it, under the wallet's row lock."""
     return wallet_move(
-        wallet_lock(user=user), kind=kind, amount=amount, order=order, payment=payment, actor=actor, note=note
-    )
+        wallet_lock(user=user), kind=kind, amount=amount, order=order, payment=payment, actor=actor, note=note,
+        once=once,
+    )  # fmt: skip
 
 
 @functools.cache
@@ -198,13 +220,20 @@ def _audit_adjustment(entry: LedgerEntry) -> None:
 
 
 def wallet_credit(
-    *, user: User, amount: Decimal, kind: str = Kind.DEPOSIT, actor: User | None = None, note: str = ""
+    *,
+    user: User,
+    amount: Decimal,
+    kind: str = Kind.DEPOSIT,
+    actor: User | None = None,
+    note: str = "",
+    once: str | None = None,
 ) -> LedgerEntry:
-    """Money in: a deposit, or an admin's adjustment."""
+    """Money in: a deposit, or an admin's adjustment (`once`: its form's token). Raises SentAlready, changing
+    nothing, for a token used before."""
     if kind not in (Kind.DEPOSIT, Kind.ADJUSTMENT):
         raise ValueError(f"a credit is a deposit or an adjustment, not {kind}")
     with transaction.atomic():
-        entry = _post(user=user, kind=kind, amount=amount_checked(amount), actor=actor, note=note)
+        entry = _post(user=user, kind=kind, amount=amount_checked(amount), actor=actor, note=note, once=once)
         if kind == Kind.ADJUSTMENT:
             _audit_adjustment(entry)
     return entry
@@ -218,12 +247,15 @@ def wallet_debit(
     order: "Order | None" = None,
     actor: User | None = None,
     note: str = "",
+    once: str | None = None,
 ) -> LedgerEntry:
-    """Money out: an order's charge, or an admin's adjustment. Raises InsufficientFunds, changing nothing."""
+    """Money out: an order's charge, or an admin's adjustment (`once`: its form's token). Raises InsufficientFunds,
+    or SentAlready for a token used before, changing nothing."""
     if kind not in (Kind.CHARGE, Kind.ADJUSTMENT):
         raise ValueError(f"a debit is a charge or an adjustment, not {kind}")
     with transaction.atomic():
-        entry = _post(user=user, kind=kind, amount=-amount_checked(amount), order=order, actor=actor, note=note)
+        entry = _post(user=user, kind=kind, amount=-amount_checked(amount), order=order, actor=actor, note=note,
+                      once=once)  # fmt: skip
         if kind == Kind.ADJUSTMENT:
             _audit_adjustment(entry)
     return entry
@@ -312,13 +344,17 @@ def refunded_of(*, order: "Order") -> Decimal:
     return total
 
 
-def refund_later_issue(*, order: "Order", amount: Decimal | None, actor: User, note: str) -> LedgerEntry:
+def refund_later_issue(
+    *, order: "Order", amount: Decimal | None, actor: User, note: str, once: str | None = None
+) -> LedgerEntry:
     """An operator gives back part or all (`amount` None) of what a final order's charge still holds, as a new
-    `later_refund` entry. Raises InvalidAmount beyond that, changing nothing.
+    `later_refund` entry (`once`: its form's token). Raises InvalidAmount beyond that, or SentAlready for a token
+    used before, changing nothing.
 
     The caller holds the order's row lock, which every later refund takes first: what was refunded before cannot
     change meanwhile, so the refunds never add up to more than the charge.
     """
+    once_unused(once)
     left = order.charge - refunded_of(order=order)
     amount = left if amount is None else amount_checked(amount)
     if left <= 0:
@@ -327,22 +363,41 @@ def refund_later_issue(*, order: "Order", amount: Decimal | None, actor: User, n
         raise InvalidAmount(
             "At most %(left)s of this order's charge is left to refund.", field="amount", left=money(left)
         )
-    return _post(user=order.user, kind=Kind.LATER_REFUND, amount=amount, order=order, actor=actor, note=note.strip())
+    return _post(user=order.user, kind=Kind.LATER_REFUND, amount=amount, order=order, actor=actor, note=note.strip(),
+                 once=once)  # fmt: skip
+
+
+def _summed(rows: QuerySet[Any], field: str) -> Coalesce:
+    """The sum of `field` over rows of one wallet (rows filtered by OuterRef("pk")), as a subquery: one per
+    annotation, so that sums of different tables never multiply each other's rows."""
+    zero = Value(Decimal(0), output_field=DecimalField())
+    total = rows.order_by().values("wallet_id").annotate(total=Sum(field)).values("total")
+    return Coalesce(Subquery(total, output_field=DecimalField()), zero)
 
 
 def ledger_mismatches() -> list[Wallet]:
-    """Wallets whose balance differs from the sum of their entries (each annotated with that `total`)."""
-    zero = Value(Decimal(0), output_field=DecimalField())
+    """Wallets whose balance differs from the sum of their entries (each annotated with that `total`), and
+    affiliate wallets whose debt differs from what their commission reversals left owed, less what commissions
+    paid back (annotated `owed`). One query, however many wallets."""
     wallets = (
         Wallet.objects.select_related("user", "affiliate_account__user")
-        .annotate(total=Coalesce(Sum("entries__amount"), zero))
+        .annotate(
+            total=_summed(LedgerEntry.objects.filter(wallet=OuterRef("pk")), "amount"),
+            owed=_summed(CommissionReversal.objects.filter(wallet=OuterRef("pk")), "owed")
+            + _summed(LedgerEntry.objects.filter(wallet=OuterRef("pk"), kind=Kind.DEBT_REPAYMENT), "amount"),
+        )
         .order_by("pk")
     )
     if connection.vendor == "postgresql":
         # Exact numeric arithmetic: the database compares.
-        return list(wallets.exclude(balance=F("total")))
+        return list(wallets.filter(~Q(balance=F("total")) | (Q(user__isnull=True) & ~Q(debt=F("owed")))))
     # SQLite sums decimals as floats: compare here, at the ledger's precision.
-    return [w for w in wallets if w.balance != Decimal(w.total).quantize(AMOUNT_QUANTUM)]
+    return [
+        w
+        for w in wallets
+        if w.balance != Decimal(w.total).quantize(AMOUNT_QUANTUM)
+        or (w.user_id is None and w.debt != Decimal(w.owed).quantize(AMOUNT_QUANTUM))
+    ]
 
 
 DUPLICATE_REFERENCE = gettext_noop(

@@ -19,7 +19,7 @@ from billing.models import LedgerEntry
 from orders.models import CancelRequest, Order, Refill
 from orders.services.operators import order_finish, order_link_upstream, order_refund_later, order_resend
 from orders.validation import OrderError
-from panel.admin import CsvExportAdmin, ReadOnlyAdmin, action_confirmation
+from panel.admin import CsvExportAdmin, OnceForm, ReadOnlyAdmin, action_confirmation
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
 
 Status = Order.Status
@@ -68,7 +68,7 @@ class PartialForm(forms.Form):
     )
 
 
-class LaterRefundForm(forms.Form):
+class LaterRefundForm(OnceForm):
     amount = forms.DecimalField(
         required=False, min_value=Decimal("0.00001"), max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES,
         help_text="Blank: all that is left of the charge.",
@@ -282,7 +282,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
             )  # fmt: skip
         try:
             refund = order_refund_later(order_id=order.pk, amount=form.cleaned_data["amount"], actor=signed_in(request),
-                                        note=form.cleaned_data["note"])  # fmt: skip
+                                        note=form.cleaned_data["note"], once=form.cleaned_data["once"])  # fmt: skip
         except OrderError as exc:
             messages.error(request, exc.message)
             return None

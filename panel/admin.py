@@ -3,6 +3,8 @@ of a changelist as filtered."""
 
 import csv
 import datetime
+import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -22,6 +24,12 @@ _M = TypeVar("_M", bound=Model)
 SHOWN_ROWS = 50
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ONCE_TOKEN = re.compile(r"[0-9a-f]{32}")
+ONCE_DAMAGED = "This form is damaged: go back to the list and start the action again."
+
+
+def _once_token() -> str:
+    return uuid.uuid4().hex
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[_M]):
@@ -35,6 +43,22 @@ class ReadOnlyAdmin(admin.ModelAdmin[_M]):
 
     def has_delete_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return False
+
+
+class OnceForm(forms.Form):
+    """A confirmation form that moves money: it carries a one-time token, made when the form is first shown, which
+    the service stores on the ledger entry it writes (a unique column), so that sending the same form twice
+    moves the money once."""
+
+    once = forms.CharField(
+        widget=forms.HiddenInput, initial=_once_token, strip=False, error_messages={"required": ONCE_DAMAGED}
+    )
+
+    def clean_once(self) -> str:
+        once: str = self.cleaned_data["once"]
+        if not ONCE_TOKEN.fullmatch(once):
+            raise forms.ValidationError(ONCE_DAMAGED)
+        return once
 
 
 def action_confirmation(

@@ -10,7 +10,6 @@ order rows, then main wallets, then affiliate wallets, each kind in id order.
 import secrets
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -22,9 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
+from backoffice.alerts import Kind as AlertKind
+from backoffice.alerts import admin_link, alert_raise
 from backoffice.audit import audit_record
-from billing.models import AffiliateAccount, LedgerEntry, Referral, ReferralVisits, Wallet
-from billing.services import amount_checked, wallet_lock, wallet_move
+from billing.models import AffiliateAccount, CommissionReversal, LedgerEntry, Referral, ReferralVisits, Wallet
+from billing.services import Refundable, SentAlready, amount_checked, once_unused, wallet_lock, wallet_move
 from orders.models import Order
 from panel.db import rows_insert, rows_update
 from panel.errors import ApplicationError
@@ -98,15 +99,8 @@ def referral_visit_count(*, account: AffiliateAccount, now: datetime) -> None:
 # --- commissions -------------------------------------------------------------------------------------------------
 
 
-class Final(Protocol):
+class Final(Refundable, Protocol):
     """What a commission reads of an order that just became final: a model instance, or a row a poll read."""
-
-    @property
-    def pk(self) -> int: ...
-    @property
-    def user_id(self) -> int: ...
-    @property
-    def charge(self) -> Decimal: ...
 
     status: str
 
@@ -191,18 +185,11 @@ def _insert(entries: list[LedgerEntry]) -> None:
         entry.pk = pk
 
 
-@dataclass(frozen=True)
-class Reversed:
-    """What a later refund took back of a commission: from the affiliate wallet, and as its debt."""
-
-    taken: Decimal
-    owed: Decimal
-
-
-def commission_reverse(*, order: Order, refund: LedgerEntry) -> Reversed | None:
-    """Take back the share of the order's commission that a later refund gives back, as a new entry: the
-    commission × the refunded share of what it was paid on, rounded up, never more in all than the commission.
-    What the affiliate wallet no longer holds becomes its debt. None when the order earned no commission.
+def commission_reverse(*, order: Order, refund: LedgerEntry) -> CommissionReversal | None:
+    """Take back the share of the order's commission that a later refund gives back, recorded as a
+    CommissionReversal (one per later refund): the commission × the refunded share of what it was paid on, rounded
+    up, never more in all than the commission. What the affiliate wallet holds is taken (an entry); the rest becomes
+    its debt, and operators are alerted. None when the order earned no commission, or nothing is left to take back.
 
     In the later refund's transaction: the caller holds the order's row lock and then the customer's wallet's.
     """
@@ -225,14 +212,31 @@ def commission_reverse(*, order: Order, refund: LedgerEntry) -> Reversed | None:
         return min(commission, taken_back_amount(commission * refunded / paid_on))
 
     due = reversed_after(refunded_before + refund.amount) - reversed_after(refunded_before)
-    wallet = Wallet.objects.select_for_update().get(pk=wallet_id)
+    if due <= 0:
+        return None
+    wallet = Wallet.objects.select_for_update(of=("self",)).select_related("affiliate_account__user").get(pk=wallet_id)
     taken = min(wallet.balance, due)
     owed = due - taken
+    entry = None
     if taken > 0:
-        wallet_move(wallet, kind=Kind.COMMISSION_REVERSAL, amount=-taken, order=order, cause=refund)
+        entry = wallet_move(wallet, kind=Kind.COMMISSION_REVERSAL, amount=-taken, order=order, cause=refund)
     if owed > 0:
         Wallet.objects.filter(pk=wallet.pk).update(debt=F("debt") + owed)
-    return Reversed(taken=taken, owed=owed)
+    reversal = CommissionReversal.objects.create(
+        refund=refund, wallet=wallet, due=due, taken=taken, owed=owed, entry=entry
+    )
+    if owed > 0:
+        referrer = wallet.affiliate_account.user
+        alert_raise(
+            kind=AlertKind.AFFILIATE_DEBT, key=f"commission-reversal:{reversal.pk}",
+            subject=f"later refund of order {order.pk}: referrer {referrer} owes {owed}",
+            body=f"A later refund of order {order.pk} took back {due} {settings.PANEL_CURRENCY} of the commission "
+            f"{referrer} earned on it; their affiliate wallet held {taken}, so {referrer} owes {owed}. Their future "
+            "commissions pay it back first; until then they can move or be paid out nothing "
+            "(Billing > Commission reversals).",
+            url=admin_link("billing_commissionreversal_change", reversal.pk),
+        )  # fmt: skip
+    return reversal
 
 
 # --- moving earnings ---------------------------------------------------------------------------------------------
@@ -267,9 +271,12 @@ def affiliate_transfer(*, user: User) -> LedgerEntry:
 
 
 @transaction.atomic
-def affiliate_payout(*, account_id: int, amount: Decimal | None, actor: User, note: str) -> LedgerEntry:
+def affiliate_payout(
+    *, account_id: int, amount: Decimal | None, actor: User, note: str, once: str | None = None
+) -> LedgerEntry:
     """An operator records earnings paid out outside the panel (a bank transfer, say): all of the affiliate
-    balance (`amount` None) or part of it, with a note. Audited. Raises AffiliateRefused, changing nothing."""
+    balance (`amount` None) or part of it, with a note; `once`, the token of the operator's form, records it once
+    however often the form is sent. Audited. Raises AffiliateRefused, changing nothing."""
     note = note.strip()
     if not note:
         raise AffiliateRefused("Say how and where it was paid, in the note.", field="note")
@@ -277,12 +284,16 @@ def affiliate_payout(*, account_id: int, amount: Decimal | None, actor: User, no
     if account is None:
         raise AffiliateRefused(f"There is no affiliate account {account_id}.")
     wallet = Wallet.objects.select_for_update().get(pk=account.wallet_id)
+    try:
+        once_unused(once)
+    except SentAlready as exc:
+        raise AffiliateRefused(exc.message) from None
     if wallet.debt > 0:
         raise AffiliateRefused(f"{account.user} owes {wallet.debt} of reversed commissions: nothing can be paid out.")
     amount = wallet.balance if amount is None else amount_checked(amount)
     if not 0 < amount <= wallet.balance:
         raise AffiliateRefused(f"{account.user} has {wallet.balance} of affiliate earnings: pay out at most that.")
-    entry = wallet_move(wallet, kind=Kind.PAYOUT, amount=-amount, actor=actor, note=note)
+    entry = wallet_move(wallet, kind=Kind.PAYOUT, amount=-amount, actor=actor, note=note, once=once)
     audit_record(
         actor=actor, action="affiliate.payout", target=account, before={"balance": wallet.balance + amount},
         after={"balance": wallet.balance, "entry": entry.pk}, note=note,

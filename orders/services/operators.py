@@ -13,7 +13,7 @@ from accounts.models import User
 from backoffice.audit import audit_record
 from billing.affiliates.services import commission_reverse
 from billing.models import LedgerEntry
-from billing.services import InvalidAmount, refund_later_issue
+from billing.services import InvalidAmount, SentAlready, refund_later_issue
 from orders.models import Order
 from orders.services.alerts import order_unknown_over
 from orders.services.lifecycle import SUBMISSION_MOVES, order_close, sources
@@ -109,10 +109,13 @@ def order_finish(*, order_id: int, status: str, actor: User, remains: int | None
 
 
 @transaction.atomic
-def order_refund_later(*, order_id: int, amount: Decimal | None, actor: User, note: str) -> LedgerEntry:
+def order_refund_later(
+    *, order_id: int, amount: Decimal | None, actor: User, note: str, once: str | None = None
+) -> LedgerEntry:
     """An operator gives back part or all (`amount` None) of what a Completed or Partial order's charge still
     holds, once it is final (a complaint, a drop after delivery); its referrer's commission loses the same share.
-    Audited. Raises OrderError, changing nothing."""
+    `once`: the token of the operator's form, which refunds once however often it is sent. Audited. Raises
+    OrderError, changing nothing."""
     note = note.strip()
     if not note:
         raise OrderError("Give the reason: the customer sees it in their history.")
@@ -120,13 +123,14 @@ def order_refund_later(*, order_id: int, amount: Decimal | None, actor: User, no
     if order.status not in (Status.COMPLETED, Status.PARTIAL):
         raise OrderError(f"Order {order_id} is {order.status}: only a Completed or Partial order is refunded later.")
     try:
-        refund = refund_later_issue(order=order, amount=amount, actor=actor, note=note)
-    except InvalidAmount as exc:
+        refund = refund_later_issue(order=order, amount=amount, actor=actor, note=note, once=once)
+    except (InvalidAmount, SentAlready) as exc:
         raise OrderError(f"Order {order_id}: {exc.message}") from None
     reversed_ = commission_reverse(order=order, refund=refund)
     after: dict[str, object] = {"refund": refund.amount, "entry": refund.pk}
     if reversed_ is not None:
-        after |= {"commission_taken_back": reversed_.taken, "commission_owed": reversed_.owed}
+        after |= {"commission_taken_back": reversed_.taken, "commission_owed": reversed_.owed,
+                  "commission_reversal": reversed_.pk}  # fmt: skip
     audit_record(actor=actor, action="order.refund_later", target=order, before={"status": order.status},
                  after=after, note=note)  # fmt: skip
     return refund

@@ -2,6 +2,7 @@
 
 import importlib
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import Group
@@ -45,7 +46,8 @@ def _offered(client: Client, changelist: str) -> set[str]:
 
 
 def _act(client: Client, changelist: str, action: str, pks: list[int], **form: str) -> int:
-    data = {"action": action, "_selected_action": [str(pk) for pk in pks], **({"apply": "1", **form} if form else {})}
+    confirmed = {"apply": "1", "once": uuid4().hex, **form} if form else {}
+    data = {"action": action, "_selected_action": [str(pk) for pk in pks], **confirmed}
     return client.post(changelist, data).status_code
 
 
@@ -86,6 +88,7 @@ def test_the_migrations_made_the_roles_as_defined():
         "0003_catalog_adds_manual_services",
         "0004_support_answers_tickets",
         "0005_finance_refunds_orders_and_pays_affiliates",
+        "0007_finance_views_commission_reversals",
     ]
     added = [importlib.import_module(f"backoffice.migrations.{name}").ADDED for name in changes]
     assert {role: set(names).union(*(change.get(role, []) for change in added)) for role, names in made.items()} == {

@@ -1,6 +1,7 @@
 """Wallets and the ledger in Django admin: read-only pages, and credits or debits only through the audited action."""
 
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -9,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from backoffice.models import AuditEntry
 from billing.models import LedgerEntry, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
 from tests.factories import OrderFactory, second_factor_confirmed
@@ -23,7 +25,7 @@ LEDGER = reverse("admin:billing_ledgerentry_changelist")
 
 def _adjust(client: Client, user: User, **form: str) -> HttpResponseBase:
     selection = {"action": "adjust", "_selected_action": [str(Wallet.objects.get(user=user).pk)]}
-    return client.post(WALLETS, {**selection, "apply": "1", **form}, follow=True)
+    return client.post(WALLETS, {**selection, "apply": "1", "once": uuid4().hex, **form}, follow=True)
 
 
 def _balance(user: User) -> Decimal:
@@ -110,6 +112,44 @@ def test_it_debits_with_a_note(admin_client, admin_user, alice):
     assert "Wallet of alice: -0.00001 USD, balance now 9.99999." in response.content.decode()
     assert LedgerEntry.objects.filter(actor=admin_user, amount=Decimal("-0.00001"), note="chargeback").exists()
     assert list(ledger_mismatches()) == []
+
+
+def _confirmation(client: Client, user: User) -> dict[str, object]:
+    """The adjustment's confirmation form as its page hands it out: with the one-time token made for it."""
+    selection = {"action": "adjust", "_selected_action": [str(Wallet.objects.get(user=user).pk)]}
+    page = client.post(WALLETS, selection)
+    return {**selection, "apply": "1", "once": page.context["form"]["once"].value()}
+
+
+def test_the_same_adjustment_form_sent_twice_moves_the_money_once(admin_client, alice):
+    form = {**_confirmation(admin_client, alice), "direction": "credit", "amount": "2.5", "note": "goodwill"}
+    first = admin_client.post(WALLETS, form, follow=True).content.decode()
+    again = admin_client.post(WALLETS, form, follow=True).content.decode()
+    assert "balance now 12.50000" in first
+    assert "Wallet of alice: This form was sent already; the first sending was recorded." in again
+    assert _balance(alice) == Decimal("12.50000")
+    assert LedgerEntry.objects.filter(kind="adjustment").count() == 1
+    assert AuditEntry.objects.filter(action="wallet.credit").count() == 1
+    assert ledger_mismatches() == []
+
+    # The page shown again is a new form: it moves money again.
+    fresh = {**_confirmation(admin_client, alice), "direction": "debit", "amount": "1", "note": "typo"}
+    assert fresh["once"] != form["once"]
+    admin_client.post(WALLETS, fresh)
+    assert _balance(alice) == Decimal("11.50000")
+
+
+@pytest.mark.parametrize(
+    "once",
+    ["", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0", "0123456789ABCDEF0123456789ABCDEF",
+     " 0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdeg", "０123456789abcdef0123456789abcde"],
+)  # fmt: skip
+def test_it_refuses_a_damaged_form_token(admin_client, alice, once):
+    form = {**_confirmation(admin_client, alice), "once": once, "direction": "credit", "amount": "1", "note": "x"}
+    response = admin_client.post(WALLETS, form)
+    assert response.status_code == 200
+    assert "This form is damaged: go back to the list and start the action again." in response.content.decode()
+    assert _balance(alice) == Decimal(10) and LedgerEntry.objects.count() == 1
 
 
 def test_it_refuses_a_debit_beyond_the_balance(admin_client, alice):

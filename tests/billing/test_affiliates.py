@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 from unittest import mock
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -20,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from backoffice.models import AuditEntry
+from backoffice.models import Alert, AuditEntry
 from billing.affiliates.http import COOKIE
 from billing.affiliates.services import (
     CODE_ALPHABET,
@@ -30,8 +32,9 @@ from billing.affiliates.services import (
     affiliate_transfer,
     referral_record,
 )
-from billing.models import AffiliateAccount, LedgerEntry, Referral, ReferralVisits, Wallet
+from billing.models import AffiliateAccount, CommissionReversal, LedgerEntry, Referral, ReferralVisits, Wallet
 from billing.services import ledger_mismatches, wallet_credit, wallet_debit
+from billing.tasks import check_ledger
 from orders.models import Order
 from orders.services.forwarding import order_forward
 from orders.services.operators import order_finish, order_refund_later
@@ -355,6 +358,83 @@ def test_an_empty_affiliate_wallet_owes_the_whole_reversal(alice, bob_referred, 
     call_command("check_ledger")  # the affiliate wallet, too, equals its entries
 
 
+def _owing(alice: User, bob: User, operator: User) -> LedgerEntry:
+    """The reviewer's case: a commission of 1.00 moved to the main balance, then its order refunded in full."""
+    order = _order(bob, "20")
+    order_finish(order_id=order.pk, status=Status.COMPLETED, actor=operator)  # 1.00
+    affiliate_transfer(user=alice)
+    return order_refund_later(order_id=order.pk, amount=None, actor=operator, note="never delivered after all")
+
+
+def test_a_reversal_nothing_could_be_taken_of_is_recorded_owed_alerted_and_repaid(alice, bob_referred, operator):
+    refund = _owing(alice, bob_referred, operator)
+    earnings = _earnings(alice)
+    reversal = CommissionReversal.objects.get()
+    assert (reversal.refund, reversal.wallet, reversal.due, reversal.taken, reversal.owed, reversal.entry) == (
+        refund, earnings, D(1), D(0), D(1), None
+    )  # fmt: skip
+    assert earnings.debt == D(1)
+    call_command("check_ledger")
+    alert = Alert.objects.get(kind=Alert.Kind.AFFILIATE_DEBT)
+    assert "alice owes 1.00000" in alert.subject and "future commissions pay it back first" in alert.body
+    assert alert.url.endswith(f"/billing/commissionreversal/{reversal.pk}/change/")
+    # One reversal per later refund, even of nothing taken.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CommissionReversal.objects.create(refund=refund, wallet=earnings, due=D(1), taken=D(0), owed=D(1))
+
+    second = _order(bob_referred, "40")
+    order_finish(order_id=second.pk, status=Status.COMPLETED, actor=operator)  # 2.00, 1.00 of it paid back
+    earnings.refresh_from_db()
+    assert (earnings.balance, earnings.debt) == (D(1), D(0))
+    call_command("check_ledger")
+    assert Alert.objects.filter(kind=Alert.Kind.AFFILIATE_DEBT).count() == 1
+
+
+def test_a_reversal_partly_taken_records_its_entry(alice, bob_referred, operator):
+    order = _order(bob_referred, "10")
+    order_finish(order_id=order.pk, status=Status.COMPLETED, actor=operator)  # 0.50
+    affiliate_payout(account_id=AffiliateAccount.objects.get(user=alice).pk, amount=D("0.3"), actor=operator,
+                     note="bank transfer")  # fmt: skip
+    order_refund_later(order_id=order.pk, amount=None, actor=operator, note="never delivered after all")
+    reversal = CommissionReversal.objects.get()
+    assert (reversal.due, reversal.taken, reversal.owed) == (D("0.5"), D("0.2"), D("0.3"))
+    assert reversal.entry == LedgerEntry.objects.get(kind=Kind.COMMISSION_REVERSAL)
+    assert "owes 0.30000" in Alert.objects.get(kind=Alert.Kind.AFFILIATE_DEBT).subject
+
+
+def test_a_reversal_taken_in_full_raises_no_alert(alice, bob_referred, operator):
+    order = _order(bob_referred, "10")
+    order_finish(order_id=order.pk, status=Status.COMPLETED, actor=operator)
+    order_refund_later(order_id=order.pk, amount=D(4), actor=operator, note="part")
+    assert (CommissionReversal.objects.get().taken, CommissionReversal.objects.get().owed) == (D("0.2"), D(0))
+    assert not Alert.objects.filter(kind=Alert.Kind.AFFILIATE_DEBT).exists()
+
+
+@pytest.mark.ledger_mismatch_expected
+def test_check_ledger_reports_an_affiliate_debt_that_its_reversals_do_not_explain(alice, bob_referred, charlie,
+                                                                                  operator):  # fmt: skip
+    _owing(alice, bob_referred, operator)
+    Wallet.objects.filter(affiliate_account__user=alice).update(debt=D("0.5"))
+    Wallet.objects.filter(pk=affiliate_account_open(user=charlie).wallet_id).update(debt=D(2))
+    with CaptureQueriesContext(connection) as queries:
+        found = ledger_mismatches()
+    assert len(queries) == 1
+    assert [(w.holder_name, w.debt, w.owed) for w in found] == [
+        ("alice (affiliate)", D("0.5"), D(1)), ("charlie (affiliate)", D(2), D(0))
+    ]  # fmt: skip
+    err = StringIO()
+    with pytest.raises(CommandError, match="2 wallet"):
+        call_command("check_ledger", stderr=err)
+    assert "alice (affiliate): debt 0.50000 but commission reversals less repayments leave 1.00000 USD owed" in (
+        err.getvalue()
+    )
+    assert check_ledger() == 2
+    subjects = set(Alert.objects.filter(kind=Alert.Kind.LEDGER_MISMATCH).values_list("subject", flat=True))
+    assert "ledger mismatch: the wallet of alice (affiliate) owes 0.50000, its commission reversals leave 1.00000" in (
+        subjects
+    )
+
+
 # --- moving earnings -----------------------------------------------------------------------------------------------
 
 
@@ -432,7 +512,7 @@ def _staff(role: str) -> Client:
 
 
 def _act(client: Client, model: str, action: str, pk: int, **form: str) -> int:
-    data = {"action": action, "_selected_action": [str(pk)], "apply": "1", **form}
+    data = {"action": action, "_selected_action": [str(pk)], "apply": "1", "once": uuid4().hex, **form}
     return client.post(reverse(f"admin:{model}_changelist"), data).status_code
 
 
@@ -452,6 +532,64 @@ def test_finance_refunds_an_order_later_and_pays_affiliates_out_and_support_does
     assert LedgerEntry.objects.get(kind=Kind.PAYOUT).amount == D("-0.75000")
     page = finance.get(reverse("admin:billing_affiliateaccount_changelist")).content.decode()
     assert "alice" in page and account.code in page
+
+
+def _confirmed(client: Client, model: str, action: str, pk: int, **form: str) -> dict[str, object]:
+    """The action's confirmation form as its page hands it out (with the one-time token made for it), filled in."""
+    selection = {"action": action, "_selected_action": [str(pk)]}
+    page = client.post(reverse(f"admin:{model}_changelist"), selection)
+    return {**selection, "apply": "1", "once": page.context["form"]["once"].value(), **form}
+
+
+def test_a_later_refund_or_payout_form_sent_twice_moves_the_money_once(alice, bob_referred, operator):
+    order = _order(bob_referred, "20")
+    order_finish(order_id=order.pk, status=Status.COMPLETED, actor=operator)  # 1.00 to alice
+    finance = _staff("Finance")
+    orders = reverse("admin:orders_order_changelist")
+    refund = _confirmed(finance, "orders_order", "refund_later", order.pk, amount="5", note="complaint")
+    assert finance.post(orders, refund).status_code == 302
+    again = finance.post(orders, refund, follow=True).content.decode()
+    assert f"Order {order.pk}: This form was sent already; the first sending was recorded." in again
+    assert list(LedgerEntry.objects.filter(kind=Kind.LATER_REFUND).values_list("amount", flat=True)) == [D(5)]
+    assert (
+        CommissionReversal.objects.count() == 1 and AuditEntry.objects.filter(action="order.refund_later").count() == 1
+    )
+    assert Wallet.objects.get(user=bob_referred).balance == D(85)
+
+    accounts = reverse("admin:billing_affiliateaccount_changelist")
+    account = AffiliateAccount.objects.get(user=alice)
+    payout = _confirmed(finance, "billing_affiliateaccount", "pay_out", account.pk, amount="0.25", note="wire")
+    assert finance.post(accounts, payout).status_code == 302
+    again = finance.post(accounts, payout, follow=True).content.decode()
+    assert "Affiliate account of alice: This form was sent already; the first sending was recorded." in again
+    assert list(LedgerEntry.objects.filter(kind=Kind.PAYOUT).values_list("amount", flat=True)) == [D("-0.25")]
+    assert _earnings(alice).balance == D("0.5") and AuditEntry.objects.filter(action="affiliate.payout").count() == 1
+    assert ledger_mismatches() == []
+
+
+def test_a_later_refund_or_payout_form_with_a_damaged_token_changes_nothing(alice, bob_referred, operator):
+    order = _order(bob_referred, "20")
+    order_finish(order_id=order.pk, status=Status.COMPLETED, actor=operator)
+    finance = _staff("Finance")
+    account = AffiliateAccount.objects.get(user=alice)
+    for model, action, pk in [("orders_order", "refund_later", order.pk),
+                              ("billing_affiliateaccount", "pay_out", account.pk)]:  # fmt: skip
+        form = {**_confirmed(finance, model, action, pk, amount="0.5", note="x"), "once": "not-a-token"}
+        response = finance.post(reverse(f"admin:{model}_changelist"), form)
+        assert response.status_code == 200
+        assert "This form is damaged: go back to the list and start the action again." in response.content.decode()
+    assert not LedgerEntry.objects.filter(kind__in=[Kind.LATER_REFUND, Kind.PAYOUT]).exists()
+
+
+def test_the_admin_shows_commission_reversals_read_only(alice, bob_referred, operator):
+    _owing(alice, bob_referred, operator)
+    finance = _staff("Finance")
+    page = finance.get(reverse("admin:billing_commissionreversal_changelist")).content.decode()
+    assert "alice" in page and "1.00000" in page
+    reversal = CommissionReversal.objects.get()
+    assert finance.get(reverse("admin:billing_commissionreversal_change", args=[reversal.pk])).status_code == 200
+    assert finance.post(reverse("admin:billing_commissionreversal_delete", args=[reversal.pk])).status_code == 403
+    assert finance.get(reverse("admin:billing_commissionreversal_add")).status_code == 403
 
 
 def test_the_admin_sets_an_affiliates_own_percent_audited(alice, admin_client):

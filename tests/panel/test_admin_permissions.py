@@ -36,6 +36,7 @@ pytestmark = pytest.mark.django_db
 # What each action's confirmation form asks for, all at once: a refused action must not get past its form.
 ACTION_FORM = {
     "apply": "1",
+    "once": "0123456789abcdef0123456789abcdef",
     "markup_percent": "0",
     "upstream_id": "777",
     "reason": "staff test",
