@@ -94,7 +94,8 @@ def _cost() -> Any:
 
 def _orders_since(since: datetime) -> QuerySet[Order]:
     refund = FilteredRelation("ledger_entries", condition=Q(ledger_entries__kind=LedgerEntry.Kind.REFUND))
-    return Order.objects.annotate(refund=refund).filter(created_at__gte=since).order_by()
+    # A drip-feed's runs are free and priced on their parent: the parent alone counts.
+    return Order.objects.annotate(refund=refund).filter(created_at__gte=since, parent__isnull=True).order_by()
 
 
 @dataclass(frozen=True)
@@ -301,12 +302,14 @@ def sending_too_long_q(*, now: datetime) -> Q:
 
 
 def stuck_q(*, now: datetime) -> Q:
-    """Open orders older than 3 × their service's average completion time (where it is known)."""
+    """Open orders older than 3 × their service's average completion time (where it is known); a drip-feed the panel
+    runs lasts as long as its runs (each of which counts), so it is not one of them."""
     allowed = ExpressionWrapper(
         F("service__average_seconds") * Value(timedelta(seconds=STUCK_FACTOR)), output_field=DurationField()
     )
     since = ExpressionWrapper(Value(now, output_field=DateTimeField()) - allowed, output_field=DateTimeField())
-    return ~Q(status__in=Order.FINAL) & Q(service__average_seconds__isnull=False) & Q(created_at__lt=since)
+    open_ = ~Q(status__in=Order.FINAL) & ~Q(submission=Order.Submission.DRIP)
+    return open_ & Q(service__average_seconds__isnull=False) & Q(created_at__lt=since)
 
 
 def followups_open_too_long_q(*, model: type[Refill | CancelRequest], now: datetime) -> Q:

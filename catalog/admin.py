@@ -315,7 +315,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
     ]
     fieldsets = [
         (None, {"fields": ["name", "category", "description", "is_active", "disabled_reason"]}),
-        ("Orders", {"fields": ["refill_days", "deny_duplicates"]}),
+        ("Orders", {"fields": ["refill_days", "deny_duplicates", "panel_dripfeed"]}),
         ("Price", {"fields": ["markup_percent", "fixed_rate", "upstream_price", "cost", "rate", "margin"]}),
         ("Price history", {"fields": ["price_history"], "classes": ["collapse"]}),
         (
@@ -372,7 +372,8 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
 
     @admin.display(description="features")
     def features(self, obj: Service) -> str:
-        flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed)]
+        flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed),
+                 ("drip-feed by the panel", obj.panel_runs_dripfeed)]  # fmt: skip
         return ", ".join(name for name, present in flags if present) or "—"
 
     @admin.display(description="upstream rate", ordering="upstream_rate")

@@ -166,6 +166,11 @@ class Service(models.Model):
     refill = models.BooleanField(default=False, editable=False)
     cancel = models.BooleanField(default=False, editable=False)
     dripfeed = models.BooleanField("drip-feed", default=False, editable=False)
+    panel_dripfeed = models.BooleanField(
+        "the panel runs drip-feed itself",
+        default=False,
+        help_text="Offer drip-feed even though the provider has none: the panel places each run as its own order.",
+    )
     description = models.TextField(blank=True)
     refill_days = models.PositiveIntegerField(
         "refill window (days)", default=30, help_text="How long after completion a customer may ask a refill."
@@ -229,6 +234,16 @@ class Service(models.Model):
     def is_manual(self) -> bool:
         """Fulfilled by staff, not bought from a provider."""
         return self.provider_id is None
+
+    @property
+    def offers_dripfeed(self) -> bool:
+        """Customers may order drip-feed: through the provider's own, or run by the panel."""
+        return self.dripfeed or self.panel_runs_dripfeed
+
+    @property
+    def panel_runs_dripfeed(self) -> bool:
+        """A drip-feed order is placed run by run by the panel: the provider has no drip-feed of its own."""
+        return self.panel_dripfeed and not self.dripfeed and not self.is_manual
 
     def price(self) -> Price:
         """What customers pay per 1000 and what it costs us (with its provider and category loaded). A manual

@@ -64,7 +64,7 @@ def services_for_sale() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"pk": s.pk, "name": s.name, "type": s.type, "category": s.category.name, "category_id": s.category_id,
          "rate": s.rate, "cost": s.price().cost, "min": s.min_quantity, "max": s.max_quantity,
-         "refill": s.refill, "cancel": s.cancel, "dripfeed": s.dripfeed, "description": s.description,
+         "refill": s.refill, "cancel": s.cancel, "dripfeed": s.offers_dripfeed, "description": s.description,
          "average_seconds": s.average_seconds}
         for s in services
     ]  # fmt: skip

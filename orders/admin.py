@@ -116,7 +116,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     readonly_fields = ["ledger"]
     fieldsets = [
         (None, {"fields": ["user", "service", "provider", "status", "submission", "origin", "reason"]}),
-        ("Order", {"fields": ["link", "quantity", "runs", "interval", "fields"]}),
+        ("Order", {"fields": ["link", "quantity", "runs", "interval", "fields", "parent", "run"]}),
         ("Money", {"fields": ["rate", "charge", "cost", "upstream_charge", "ledger"]}),
         (
             "Upstream",
@@ -140,6 +140,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
                     "updated_at",
                     "submission_changed_at",
                     "next_attempt_at",
+                    "next_run_at",
                     "sent_at",
                     "next_poll_at",
                     "polled_at",

@@ -35,6 +35,7 @@ class Order(models.Model):
         UNKNOWN = "unknown", "unknown (may exist upstream)"
         REJECTED = "rejected", "rejected upstream"
         MANUAL = "manual", "manual (staff fulfil it)"
+        DRIP = "drip", "drip-feed run by the panel (its runs are orders)"
 
     class Origin(models.TextChoices):
         """Where the customer placed it: their notification settings differ for the two."""
@@ -53,6 +54,15 @@ class Order(models.Model):
     quantity = models.PositiveBigIntegerField(help_text="In total (every run of a drip-feed).")
     runs = models.PositiveIntegerField(null=True, blank=True)
     interval = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes between runs.")
+    # A drip-feed the panel runs itself (submission DRIP) is a parent whose runs are child orders, each forwarded
+    # like any order; children carry no charge and are never shown to customers.
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, related_name="children", null=True, blank=True, editable=False
+    )
+    run = models.PositiveIntegerField(null=True, blank=True, editable=False, help_text="Which run of its parent.")
+    next_run_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the next run is placed (none: no more runs)."
+    )
     # The type-specific fields (comments, usernames, ...) exactly as they will be sent upstream.
     fields = models.JSONField(default=dict, blank=True)
     origin = models.CharField(max_length=3, choices=Origin.choices, default=Origin.WEB)
@@ -103,6 +113,12 @@ class Order(models.Model):
                 | (Q(provider__isnull=False, upstream_service_id__isnull=False) & ~Q(submission="manual")),
                 name="order_manual_has_no_provider",
             ),
+            # Each run of a drip-feed is placed once; runs are free (the parent holds the charge).
+            models.UniqueConstraint(fields=["parent", "run"], name="order_run_once_per_parent"),
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True, run__isnull=True) | Q(parent__isnull=False, run__gte=1, charge=0),
+                name="order_child_is_a_free_run",
+            ),
         ]
         indexes = [
             models.Index(fields=["submission", "next_attempt_at"], name="order_forward_due"),
@@ -116,6 +132,12 @@ class Order(models.Model):
             models.Index(
                 fields=["created_at"], condition=~Q(status__in=["Completed", "Partial", "Canceled"]), name="order_open"
             ),
+            # The drip-feeds the panel runs that are still open: what each beat cycle looks at.
+            models.Index(
+                fields=["next_run_at"],
+                condition=Q(submission="drip") & ~Q(status__in=["Completed", "Partial", "Canceled"]),
+                name="order_drip_open",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,6 +150,11 @@ class Order(models.Model):
     @property
     def is_manual(self) -> bool:
         return self.submission == self.Submission.MANUAL
+
+    @property
+    def is_drip(self) -> bool:
+        """A drip-feed the panel runs itself: its runs are child orders."""
+        return self.submission == self.Submission.DRIP
 
 
 class FollowupRequest(models.Model):

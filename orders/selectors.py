@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Avg, Exists, F, Field, OuterRef, Q, QuerySet, Subquery, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Avg, Count, Exists, F, Field, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from accounts.models import User
@@ -17,9 +17,14 @@ from orders.models import CancelRequest, Order, Refill
 from panel.ids import record_id
 
 
+def customer_orders(*, user: User) -> QuerySet[Order]:
+    """The orders the customer placed: never the runs of a drip-feed the panel runs (those are the panel's)."""
+    return Order.objects.filter(user=user, parent__isnull=True)
+
+
 def order_of(*, user: User, order_id: object) -> Order | None:
     """The customer's own order with this id (as the client wrote it), with its service; else None."""
-    return Order.objects.select_related("service").filter(pk=record_id(order_id) or 0, user=user).first()
+    return customer_orders(user=user).select_related("service").filter(pk=record_id(order_id) or 0).first()
 
 
 class OrderState(NamedTuple):
@@ -38,8 +43,8 @@ def _states_query() -> str:
     fields = [Order._meta.get_field(name) for name in ("id", *OrderState._fields)]
     columns = ", ".join(quote(field.column) for field in fields if isinstance(field, Field))
     # Only the model's own table and column names, quoted, go into the text; every value is a parameter.
-    table, user, pk = quote(Order._meta.db_table), quote("user_id"), quote("id")
-    return f"SELECT {columns} FROM {table} WHERE {user} = %s AND {pk} = ANY(%s)"  # noqa: S608  # nosec B608 - quoted identifiers, no values
+    table, user, pk, parent = quote(Order._meta.db_table), quote("user_id"), quote("id"), quote("parent_id")
+    return f"SELECT {columns} FROM {table} WHERE {user} = %s AND {pk} = ANY(%s) AND {parent} IS NULL"  # noqa: S608  # nosec B608 - quoted identifiers, no values
 
 
 def order_states_of(*, user: User, ids: Iterable[int]) -> dict[int, OrderState]:
@@ -50,7 +55,7 @@ def order_states_of(*, user: User, ids: Iterable[int]) -> dict[int, OrderState]:
     """
     wanted = list(ids)
     if connection.vendor != "postgresql":
-        rows = Order.objects.filter(user=user, pk__in=wanted).values_list("pk", *OrderState._fields)
+        rows = customer_orders(user=user).filter(pk__in=wanted).values_list("pk", *OrderState._fields)
         return {pk: OrderState(*state) for pk, *state in rows}
     if not wanted:
         return {}
@@ -64,11 +69,12 @@ def refills_of(*, user: User, ids: Iterable[int]) -> dict[int, Refill]:
 
 
 def orders_for_user(*, user: User, status: str = "", search: str = "") -> QuerySet[Order]:
-    """The customer's orders, newest first, with their service and whether a refill or cancel is open.
+    """The customer's orders, newest first, with their service, whether a refill or cancel is open, and how many
+    runs ended of a drip-feed the panel runs (`runs_done`).
 
     A search of digits finds the order with that id or links containing them; any other text searches links.
     """
-    orders = Order.objects.filter(user=user)
+    orders = customer_orders(user=user)
     if status:
         orders = orders.filter(status=status)
     search = search.replace("\x00", "").strip()  # Postgres text cannot hold NUL: it cannot match anything
@@ -79,9 +85,20 @@ def orders_for_user(*, user: User, status: str = "", search: str = "") -> QueryS
         orders = orders.filter(found)
     open_refills = Refill.objects.filter(order=OuterRef("pk")).exclude(status__in=Refill.FINAL)
     open_cancels = CancelRequest.objects.filter(order=OuterRef("pk"), status__in=CancelRequest.OPEN)
+    runs_done = (
+        Order.objects.filter(parent=OuterRef("pk"), status__in=Order.FINAL)
+        .order_by()
+        .values("parent")
+        .annotate(done=Count("pk"))
+        .values("done")
+    )
     return (
         orders.select_related("service")
-        .annotate(refill_in_flight=Exists(open_refills), cancel_in_flight=Exists(open_cancels))
+        .annotate(
+            refill_in_flight=Exists(open_refills),
+            cancel_in_flight=Exists(open_cancels),
+            runs_done=Coalesce(Subquery(runs_done), 0),
+        )
         .order_by("-pk")
     )
 
@@ -156,6 +173,6 @@ def customer_summary(*, user: User, now: datetime | None = None) -> CustomerSumm
         kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND, LedgerEntry.Kind.LATER_REFUND],
         created_at__gte=month_start,
     ).aggregate(total=Sum("amount"))["total"]
-    in_progress = Order.objects.filter(user=user).exclude(status__in=Order.FINAL).count()
-    last = list(Order.objects.filter(user=user).select_related("service").order_by("-pk")[:LAST_ORDERS])
+    in_progress = customer_orders(user=user).exclude(status__in=Order.FINAL).count()
+    last = list(customer_orders(user=user).select_related("service").order_by("-pk")[:LAST_ORDERS])
     return CustomerSummary(spent_this_month=-(moved or Decimal(0)), in_progress=in_progress, last_orders=last)

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from catalog.models import Provider
 from orders.selectors import forward_due
+from orders.services.dripfeed import dripfeed_run_place, dripfeeds_advance
 from orders.services.followups import cancels_forward, followups_sweep, refills_forward, refills_poll
 from orders.services.forwarding import order_forward, orders_sweep
 from orders.services.polling import poll_provider, providers_to_poll
@@ -20,6 +21,18 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def forward_order(order_id: int) -> str:
     return order_forward(order_id=order_id)
+
+
+@shared_task
+def place_dripfeed_run(order_id: int) -> None:
+    """The first run of a drip-feed the panel runs, at once after it was placed (beat places the others)."""
+    dripfeed_run_place(order_id=order_id)
+
+
+@shared_task
+def advance_dripfeeds() -> None:
+    """Place the runs of drip-feeds that are due (each forwarded after its commit) and follow their parents."""
+    dripfeeds_advance()
 
 
 @shared_task

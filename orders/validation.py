@@ -134,7 +134,7 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
     runs = runs if runs and runs > 0 else None
     interval = _whole(params.get("interval")) if runs else None
     if runs is not None:
-        if not (kind.dripfeed and service.dripfeed):
+        if not (kind.dripfeed and service.offers_dripfeed):
             raise OrderError(DRIPFEED_DISABLED, field="runs")
         if not interval:
             raise OrderError(gettext_noop("Enter the interval between runs, in minutes."), field="interval")

@@ -27,6 +27,7 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         },
         "check-failing-providers": {"task": "catalog.tasks.check_failing_providers", "schedule": timedelta(minutes=1)},
         "poll-orders": {"task": "orders.tasks.poll_orders", "schedule": timedelta(minutes=1)},
+        "advance-dripfeeds": {"task": "orders.tasks.advance_dripfeeds", "schedule": timedelta(minutes=1)},
         "send-refills-and-cancels": {
             "task": "orders.tasks.send_refills_and_cancels",
             "schedule": timedelta(minutes=1),

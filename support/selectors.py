@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from orders.models import Order
-from orders.selectors import orders_for_user
+from orders.selectors import customer_orders, orders_for_user
 from orders.services.followups import cancel_allowed, refill_allowed
 from orders.services.operators import RESENDABLE
 from panel.ids import record_id
@@ -123,11 +123,12 @@ def self_service_offers(*, customer: User, kind: str, order_ids: Iterable[int]) 
 
 def recent_orders(*, customer: User, including: Iterable[int] = ()) -> list[Order]:
     """The customer's latest orders to pick from, and their own orders among `including` however old."""
-    latest = list(Order.objects.filter(user=customer).select_related("service").order_by("-pk")[:RECENT_ORDERS])
+    own = customer_orders(user=customer).select_related("service").order_by("-pk")
+    latest = list(own[:RECENT_ORDERS])
     shown = {order.pk for order in latest}
     older = [pk for pk in including if pk not in shown]
     if older:
-        latest += list(Order.objects.filter(user=customer, pk__in=older).select_related("service").order_by("-pk"))
+        latest += list(own.filter(pk__in=older))
     return latest
 
 

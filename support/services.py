@@ -21,7 +21,7 @@ from django.utils.translation import gettext, gettext_noop
 from accounts.models import User
 from backoffice.alerts import admin_link
 from backoffice.audit import audit_record
-from orders.models import Order
+from orders.selectors import customer_orders
 from orders.services.followups import cancel_request, refill_request
 from orders.services.operators import order_resend
 from orders.validation import OrderError
@@ -111,7 +111,7 @@ def _order_ids(customer: User, raw_ids: Iterable[object]) -> list[int]:
         if order_id is None:
             raise TicketError(NO_SUCH_ORDER, field="orders", id=raw[:20])
         ids.append(order_id)
-    own = set(Order.objects.filter(user=customer, pk__in=ids).values_list("pk", flat=True))
+    own = set(customer_orders(user=customer).filter(pk__in=ids).values_list("pk", flat=True))
     for order_id in ids:
         if order_id not in own:
             raise TicketError(NO_SUCH_ORDER, field="orders", id=order_id)

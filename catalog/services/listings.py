@@ -39,6 +39,7 @@ ADMIN_FIELDS = (
     "fixed_rate",
     "refill_days",
     "deny_duplicates",
+    "panel_dripfeed",
 )
 # What an admin also sets of a manual service (no provider's catalog says them).
 MANUAL_FIELDS = ("type", "min_quantity", "max_quantity", "upstream_rate")

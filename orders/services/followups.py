@@ -18,6 +18,7 @@ from catalog.models import Provider
 from notifications.services import refills_ended_notify
 from orders.models import CancelRequest, Order, Refill
 from orders.selectors import order_of
+from orders.services.dripfeed import dripfeed_cancel
 from orders.services.lifecycle import CANCEL_MOVES, REFILL_MOVES, SUBMISSION_MOVES, order_close, sources
 from orders.validation import OrderError
 from upstream.client import ApiClient, UpstreamError
@@ -56,10 +57,11 @@ def refill_allowed(order: Order, *, refill_in_flight: bool = False) -> bool:
 
 
 def cancel_allowed(order: Order) -> bool:
-    """An unfinished order never sent (canceled here, whatever the service says), or sent to a service that cancels."""
+    """An unfinished order never sent (canceled here, whatever the service says), a drip-feed the panel runs (its
+    unsent runs are canceled here), or sent to a service that cancels."""
     if order.is_final:
         return False
-    if order.submission in UNSENT:
+    if order.submission in UNSENT or order.is_drip:
         return True
     return order.submission == Submission.SENT and order.service.cancel
 
@@ -96,6 +98,10 @@ def cancel_request(*, user: User, order_id: object) -> CancelRequest | None:
     order = _customer_order(user, order_id)
     if not cancel_allowed(order):
         raise OrderError(CANCEL_DISABLED)
+    if order.is_drip:
+        if dripfeed_cancel(order=order):
+            return None
+        raise OrderError(CANCEL_DISABLED)  # it ended meanwhile
     if order.submission in UNSENT and _cancel_unsent(order):
         return None
     # It may have been sent (or finished) meanwhile: only a sent order is canceled upstream.

@@ -38,6 +38,8 @@ SUBMISSION_MOVES: Mapping[str, frozenset[str]] = {
     Submission.REJECTED: frozenset({Submission.UNKNOWN}),
     # Staff fulfil it (orders/services/manual.py): it never goes upstream.
     Submission.MANUAL: frozenset(),
+    # A drip-feed the panel runs (orders/services/dripfeed.py): its runs go upstream, never the order itself.
+    Submission.DRIP: frozenset(),
 }
 
 # What customers see. Providers move open orders back and forth; a final status is never left.
@@ -92,6 +94,8 @@ class Settled(Protocol):
     def quantity(self) -> int: ...
     @property
     def remains(self) -> int | None: ...
+    @property
+    def parent_id(self) -> int | None: ...
 
     status: str
     completed_at: datetime | None
@@ -145,8 +149,9 @@ def order_close(
     amount = refund_due(order)
     if amount > 0:
         refund_issue(order=order, amount=amount, note=note)
-    commissions_pay(orders=[order])
-    orders_ended_notify(orders=[order])
+    if order.parent_id is None:
+        commissions_pay(orders=[order])
+        orders_ended_notify(orders=[order])
     return True
 
 
@@ -170,6 +175,8 @@ def orders_settle(*, orders: Collection[Settled], note: str) -> list[LedgerEntry
     orders = list(orders)
     due = [(order, amount) for order in orders if order.status in Order.FINAL and (amount := refund_due(order)) > 0]
     refunds = refunds_issue(refunds=due, note=note)
-    commissions_pay(orders=[order for order in orders if order.status in Order.FINAL])
-    orders_ended_notify(orders=orders)
+    # A drip-feed's run is free and unseen: its parent earns the commission and is told of, when it ends.
+    customers = [order for order in orders if order.parent_id is None]
+    commissions_pay(orders=[order for order in customers if order.status in Order.FINAL])
+    orders_ended_notify(orders=customers)
     return refunds

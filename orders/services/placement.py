@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from billing.services import order_charge, wallet_lock
@@ -66,6 +67,16 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str], or
         if Order.objects.filter(user=user, service=service, link=spec.link).exclude(status__in=Order.FINAL).exists():
             raise OrderError(DUPLICATE_LINK, field="link")
 
+    now = timezone.now()
+    drip = spec.runs is not None and service.panel_runs_dripfeed
+    if service.is_manual:
+        # A manual service's order waits for staff (orders/services/manual.py); it is never forwarded.
+        submission = Order.Submission.MANUAL
+    elif drip:
+        # Never forwarded itself: beat places its runs (orders/services/dripfeed.py), the first one at once.
+        submission = Order.Submission.DRIP
+    else:
+        submission = Order.Submission.QUEUED
     order = Order.objects.create(
         user=user,
         service=service,
@@ -80,12 +91,17 @@ def order_place(*, user: User, service_id: object, params: Mapping[str, str], or
         rate=quote.rate,
         charge=quote.charge,
         cost=quote.cost,
-        # A manual service's order waits for staff (orders/services/manual.py); it is never forwarded.
-        submission=Order.Submission.MANUAL if service.is_manual else Order.Submission.QUEUED,
+        submission=submission,
+        next_run_at=now if drip else None,
     )
     order_charge(order=order, wallet=wallet)
-    if not order.is_manual:
-        from orders.tasks import forward_order  # the tasks module imports the services: bound at call time
+    # The tasks module imports the services: bound at call time.
+    if drip:
+        from orders.tasks import place_dripfeed_run
+
+        transaction.on_commit(lambda: place_dripfeed_run.delay(order.pk))
+    elif not order.is_manual:
+        from orders.tasks import forward_order
 
         transaction.on_commit(lambda: forward_order.delay(order.pk))
     return order

@@ -134,6 +134,7 @@ class _Polled:
     created_at: datetime
     service_type: str
     updated_at: datetime
+    parent_id: int | None
     status: str
     start_count: int | None
     remains: int | None
@@ -149,7 +150,7 @@ class _Polled:
 
 # The columns of _Polled, in its order; the last ones are STATUS_FIELDS, as state() lists them.
 _READ = ["pk", "upstream_id", "user_id", "quantity", "charge", "created_at", "service__type", "updated_at",
-         *STATUS_FIELDS]  # fmt: skip
+         "parent_id", *STATUS_FIELDS]  # fmt: skip
 
 
 def _held(claimed: list[int], now: datetime) -> list[tuple[Any, ...]]:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.http import signed_in
 from orders.models import Order, Refill
-from orders.selectors import orders_for_user, refills_for_user
+from orders.selectors import order_of, orders_for_user, refills_for_user
 from orders.services.followups import cancel_allowed, cancel_request, refill_allowed, refill_request
 from orders.validation import OrderError
 
@@ -108,7 +108,12 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         upstream_request = cancel_request(user=signed_in(request), order_id=order_id)
     except OrderError as exc:
         return _answer(request, ok=False, message=exc.translated())
-    if upstream_request is None:
+    if upstream_request is None and (order := order_of(user=signed_in(request), order_id=order_id)) and order.is_drip:
+        message = _(
+            "Order %(id)s is stopped: no more runs are placed, and what was not delivered is refunded when its "
+            "last run ends."
+        )
+    elif upstream_request is None:
         message = _("Order %(id)s is canceled and its charge is back in your balance.")
     else:
         message = _("Cancel requested for order %(id)s. If the provider cancels it, the unused part is refunded.")

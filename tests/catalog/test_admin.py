@@ -376,3 +376,16 @@ def test_it_refuses_a_url_that_would_send_the_key_in_clear_text(admin_client, pr
     assert response.status_code == 200 and PROVIDER_URL_INSECURE in response.content.decode()
     provider.refresh_from_db()
     assert provider.api_url == simulator.url
+
+
+def test_an_admin_lets_the_panel_run_dripfeed_for_a_service(admin_client):
+    service = ServiceFactory(name="Followers", fixed_rate=Decimal("2.000000"))
+    assert not service.offers_dripfeed
+    form = {
+        "name": service.name, "category": str(service.category_id), "description": "", "is_active": "on",
+        "refill_days": "30", "panel_dripfeed": "on", "markup_percent": "", "fixed_rate": "2.000000",
+    }  # fmt: skip
+    response = admin_client.post(reverse("admin:catalog_service_change", args=[service.pk]), form)
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.panel_dripfeed and service.offers_dripfeed and service.panel_runs_dripfeed

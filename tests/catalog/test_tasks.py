@@ -21,6 +21,7 @@ def test_beat_schedules_every_periodic_job_and_each_is_a_registered_task():
         "catalog.tasks.check_provider_balances",
         "catalog.tasks.check_failing_providers",
         "orders.tasks.poll_orders",
+        "orders.tasks.advance_dripfeeds",
         "orders.tasks.send_refills_and_cancels",
         "orders.tasks.poll_refills",
         "orders.tasks.sweep_orders",
