@@ -28,7 +28,8 @@ from billing.models import (
     Wallet,
     reference_key,
 )
-from catalog.models import Category, Provider, Service, ServicePrice
+from catalog.models import Category, Provider, Route, Service, ServicePrice
+from catalog.services.routes import route_for
 from notifications.models import Notification, NotificationPreferences
 from orders.models import CancelRequest, IdempotencyKey, Order, Refill
 from support.models import CannedReply, Message, Ticket
@@ -144,6 +145,29 @@ class ServiceFactory(DjangoModelFactory[Service]):
     min_quantity = 10
     max_quantity = 10000
     rate = Decimal("1.500000")
+
+    @classmethod
+    def _create(cls, model_class: type[Service], *args: Any, **kwargs: Any) -> Service:
+        """A provider's service has its upstream service as its only route, as the sync makes it."""
+        service: Service = super()._create(model_class, *args, **kwargs)
+        if service.provider_id is not None:
+            route_for(service).save()
+        return service
+
+
+class RouteFactory(DjangoModelFactory[Route]):
+    """A failover route of a service through another provider (the service's first route comes with it)."""
+
+    class Meta:
+        model = Route
+
+    service = factory.SubFactory(ServiceFactory)
+    provider = factory.SubFactory(ProviderFactory)
+    upstream_id = factory.Sequence(lambda n: n + 1)
+    priority = 1
+    upstream_rate = Decimal("1.000000")
+    min_quantity = 10
+    max_quantity = 10000
 
 
 class OrderFactory(DjangoModelFactory[Order]):
@@ -390,7 +414,6 @@ class TicketFactory(DjangoModelFactory[Ticket]):
 
     class Meta:
         model = Ticket
-        skip_postgeneration_save = True
 
     customer = factory.SubFactory(UserFactory)
     subject = factory.Sequence(lambda n: f"Question {n}")
