@@ -31,7 +31,7 @@ from billing.models import (
 from catalog.models import Category, Provider, Route, Service, ServicePrice
 from catalog.services.routes import route_for
 from notifications.models import Notification, NotificationPreferences
-from orders.models import CancelRequest, IdempotencyKey, Order, Refill
+from orders.models import CancelRequest, ForwardAttempt, IdempotencyKey, Order, Refill
 from support.models import CannedReply, Message, Ticket
 
 
@@ -194,6 +194,20 @@ class OrderFactory(DjangoModelFactory[Order]):
     rate = Decimal("1.500000")
     charge = Decimal("1.50000")
     cost = Decimal("1.00000")
+
+
+class ForwardAttemptFactory(DjangoModelFactory[ForwardAttempt]):
+    """One try of an order on its first route, refused for now."""
+
+    class Meta:
+        model = ForwardAttempt
+
+    order = factory.SubFactory(OrderFactory)
+    route = factory.LazyAttribute(lambda attempt: attempt.order.service.routes.first())
+    provider = factory.SelfAttribute("order.provider")
+    upstream_service_id = factory.SelfAttribute("order.upstream_service_id")
+    outcome = ForwardAttempt.Outcome.HELD
+    message = "Not enough funds on balance"
 
 
 class RefillFactory(DjangoModelFactory[Refill]):

@@ -2,11 +2,15 @@
 service mirrors its first route (provider, upstream id, rate, limits, features) and is priced from it."""
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
+from backoffice.alerts import Kind, admin_link, alert_raise, alert_resolve
 from backoffice.audit import audit_record
 from catalog.models import Provider, Route, Service
 from catalog.selectors import catalog_changed
@@ -111,3 +115,57 @@ def routes_update(
     if after != before:
         audit_record(actor=actor, action="route.update", target=current, before=before, after=after)
     _mirror(current)
+
+
+def routes_usable(*, service: Service, now: datetime) -> "QuerySet[Route]":
+    """The service's routes an order may go to now, first first: on, listed upstream, provider on, not in
+    quarantine. The caller still checks each route's cost and limits against the order."""
+    return (
+        service.routes.select_related("provider")
+        .filter(is_active=True, missing_upstream=False, provider__is_active=True)
+        .filter(Q(quarantined_until__isnull=True) | Q(quarantined_until__lte=now))
+        .order_by("priority", "pk")
+    )
+
+
+def _quarantine_key(route_id: int) -> str:
+    return f"route-quarantined:{route_id}"
+
+
+def route_failure(*, route_id: int, message: str) -> bool:
+    """Count a failure of the route; the ROUTE_QUARANTINE_FAILURES-th within the window quarantines it for the
+    cooldown and alerts operators. Returns whether this one quarantined it."""
+    now = timezone.now()
+    with transaction.atomic():
+        route = Route.objects.select_for_update().select_related("provider").filter(pk=route_id).first()
+        if route is None:
+            return False
+        if route.failures_since is None or route.failures_since < now - timedelta(
+            seconds=settings.ROUTE_QUARANTINE_WINDOW
+        ):
+            route.failures, route.failures_since = 0, now
+        route.failures += 1
+        quarantined = bool(route.failures >= settings.ROUTE_QUARANTINE_FAILURES)
+        if quarantined:
+            route.quarantined_until = now + timedelta(seconds=settings.ROUTE_QUARANTINE_COOLDOWN)
+            route.failures, route.failures_since = 0, None
+        route.save(update_fields=["failures", "failures_since", "quarantined_until"])
+        if quarantined:
+            until = timezone.localtime(route.quarantined_until).strftime("%Y-%m-%d %H:%M %Z")
+            alert_raise(
+                kind=Kind.ROUTE_QUARANTINED,
+                key=_quarantine_key(route.pk),
+                subject=f"route {route} of service {route.service_id} quarantined until {until}",
+                body=f"The route {route} of service {route.service_id} failed {settings.ROUTE_QUARANTINE_FAILURES} "
+                f"times within {settings.ROUTE_QUARANTINE_WINDOW} s (the last: {message[:300]}). Orders skip it "
+                f"until {until}, then it is used again by itself.",
+                url=admin_link("catalog_service_change", route.service_id),
+            )
+    return quarantined
+
+
+def route_recovered(*, route: Route) -> None:
+    """A route placed an order after its quarantine: its incident is over."""
+    if route.quarantined_until is not None:
+        Route.objects.filter(pk=route.pk, quarantined_until=route.quarantined_until).update(quarantined_until=None)
+        alert_resolve(key=_quarantine_key(route.pk))

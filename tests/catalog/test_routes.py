@@ -105,6 +105,7 @@ def test_the_migration_routes_every_service_to_its_provider_and_open_orders_keep
     from django.db.migrations.executor import MigrationExecutor
 
     from orders.models import Order
+    from orders.services.forwarding import order_forward
     from orders.services.polling import poll_statuses
     from tests.factories import CategoryFactory, UserFactory
 
@@ -126,12 +127,18 @@ def test_the_migration_routes_every_service_to_its_provider_and_open_orders_keep
                                           link="https://instagram.com/p/old", quantity=1000, rate=2, charge=2,
                                           cost=1)  # fmt: skip
 
+    queued = old_order.objects.create(user_id=user.pk, service_id=sold.pk, provider_id=provider.pk,
+                                      upstream_service_id=1, link="https://instagram.com/p/queued", quantity=1000,
+                                      rate=2, charge=2, cost=1)  # fmt: skip
+
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # the latest, as after a deploy
     (route,) = Route.objects.filter(service_id=sold.pk)
     assert (route.provider_id, route.upstream_id, route.priority, route.refill) == (provider.pk, 1, 0, True)
     assert (route.upstream_rate, route.min_quantity, route.max_quantity) == (1, 10, 5000)
     assert not Route.objects.filter(service_id=manual.pk).exists()
 
+    assert order_forward(order_id=queued.pk) == "sent"
+    assert Order.objects.get(pk=queued.pk).route == route
     simulator.clock.advance(3600)
     poll_statuses(everything=True)
     polled = Order.objects.get(pk=open_order.pk)
