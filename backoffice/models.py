@@ -14,6 +14,7 @@ class Alert(models.Model):
         PROVIDER_LOW_BALANCE = "provider_low_balance", "Provider low on balance"
         PROVIDER_FAILING = "provider_failing", "Provider failing"
         SERVICE_DISABLED = "service_disabled", "Service disabled by a sync"
+        ROUTE_QUARANTINED = "route_quarantined", "Route quarantined"
         LEDGER_MISMATCH = "ledger_mismatch", "Ledger mismatch"
         PAYMENT_DISPUTE = "payment_dispute", "Payment disputed or taken back"
         AFFILIATE_DEBT = "affiliate_debt", "Referrer owes reversed commission"

@@ -6,16 +6,19 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import linebreaksbr
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.http import signed_in
 from accounts.models import User
 from backoffice.filters import ProviderAttentionFilter, ServiceAttentionFilter
-from catalog.models import Category, Provider, Service
+from catalog.models import Category, Provider, Route, Service
 from catalog.services.listings import (
     ADMIN_FIELDS,
     MANUAL_FIELDS,
@@ -34,8 +37,10 @@ from catalog.services.providers import (
     provider_create,
     provider_update,
 )
+from catalog.services.routes import RouteError, route_add, routes_update
 from catalog.services.sync import catalog_sync
 from panel.admin import action_confirmation
+from panel.ids import record_id
 from upstream.service_types import SUPPORTED_TYPES
 
 
@@ -254,9 +259,59 @@ class ManualServiceForm(forms.ModelForm[Service]):
         help_texts = {"upstream_rate": f"What 1000 cost you to deliver, in {settings.PANEL_CURRENCY}."}
 
 
+# The "add a route" page shows at most this many matches of a search.
+ROUTE_CANDIDATES_SHOWN = 50
+
+
+def _margin(rate: Decimal, cost: Decimal) -> str:
+    return "—" if not cost else f"{((rate - cost) / cost * 100).quantize(Decimal('0.1'))}%"
+
+
+class RouteInline(admin.TabularInline[Route, Service]):
+    """The service's routes, first first: an admin sets each one's priority (lower is tried first) and turns it on
+    or off; the form is saved through routes_update, never by the inline itself."""
+
+    model = Route
+    extra = 0
+    fields = ["priority", "is_active", "provider", "upstream_id", "upstream_name", "route_rate", "route_cost",
+              "route_margin", "route_limits", "route_features", "missing_upstream", "quarantined_until"]  # fmt: skip
+    readonly_fields = ["provider", "upstream_id", "upstream_name", "route_rate", "route_cost", "route_margin",
+                       "route_limits", "route_features", "missing_upstream", "quarantined_until"]  # fmt: skip
+    ordering = ["priority", "pk"]
+    verbose_name_plural = "routes (lower priority is tried first; the first sets the price)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Route]:
+        return super().get_queryset(request).select_related("provider", "service")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # "Add a route" on the service page: an upstream service as its provider's sync saw it
+
+    @admin.display(description="upstream rate")
+    def route_rate(self, obj: Route) -> str:
+        return f"{obj.upstream_rate.normalize():f} {obj.provider.currency}"
+
+    @admin.display(description="cost")
+    def route_cost(self, obj: Route) -> Decimal:
+        return obj.cost()
+
+    @admin.display(description="margin %")
+    def route_margin(self, obj: Route) -> str:
+        return _margin(obj.service.rate, obj.cost())
+
+    @admin.display(description="min–max")
+    def route_limits(self, obj: Route) -> str:
+        return f"{obj.min_quantity}–{obj.max_quantity}"
+
+    @admin.display(description="features")
+    def route_features(self, obj: Route) -> str:
+        flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed)]
+        return ", ".join(name for name, present in flags if present) or "—"
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin[Service]):
     form = ServiceAdminForm
+    change_form_template = "admin/catalog/service/change_form.html"
     list_display = [
         "id",
         "name",
@@ -352,6 +407,77 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
 
     def _manual(self, obj: Service | None) -> bool:
         return obj is None or obj.is_manual
+
+    def get_inlines(self, request: HttpRequest, obj: Service | None) -> Any:
+        return [] if self._manual(obj) else [RouteInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        form.save_m2m()
+        for formset in formsets:
+            if formset.model is not Route:
+                continue
+            priorities, active, removed = {}, {}, set()
+            for route_form in formset.forms:
+                route, data = route_form.instance, route_form.cleaned_data
+                if data.get("DELETE"):
+                    removed.add(route.pk)
+                elif data:
+                    priorities[route.pk], active[route.pk] = data["priority"], data["is_active"]
+            try:
+                routes_update(service=form.instance, priorities=priorities, active=active, removed=removed,
+                              actor=signed_in(request))  # fmt: skip
+            except RouteError as exc:
+                messages.error(request, exc.message)
+            # The change message reads what the formset saved: routes_update did, and the audit has it.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def get_urls(self) -> list[URLPattern]:
+        add_route = path("<int:service_id>/add-route/", self.admin_site.admin_view(self.add_route_view),
+                         name="catalog_service_add_route")  # fmt: skip
+        return [add_route, *super().get_urls()]
+
+    def add_route_view(self, request: HttpRequest, service_id: int) -> HttpResponse:
+        """Search the upstream services the providers' syncs saw (by name, upstream id or provider) and add one as
+        a route of this service."""
+        service = get_object_or_404(Service.objects.select_related("provider"), pk=service_id, provider__isnull=False)
+        if not self.has_change_permission(request, service):
+            raise PermissionDenied
+        if request.method == "POST":
+            route_id = record_id(request.POST.get("route"))
+            route = Route.objects.select_related("provider").filter(pk=route_id).first() if route_id else None
+            priority = str(request.POST.get("priority", "")).strip()
+            try:
+                if route is None:
+                    raise RouteError("Choose an upstream service from the list.")
+                if priority and not priority.lstrip("-").isdigit():
+                    raise RouteError("The priority is a whole number (lower is tried first).")
+                added = route_add(service=service, provider=route.provider, upstream_id=route.upstream_id,
+                                  priority=int(priority) if priority else None, actor=signed_in(request))  # fmt: skip
+            except RouteError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"Added route {added} to {service.name}.")
+                return HttpResponseRedirect(reverse("admin:catalog_service_change", args=[service.pk]))
+        query = str(request.GET.get("q", "")).strip()[:200]
+        candidates: list[Route] = []
+        if query:
+            match = Q(upstream_name__icontains=query) | Q(provider__name__icontains=query)
+            if query.isdigit() and len(query) < 19:
+                match |= Q(upstream_id=int(query))
+            taken = service.routes.values_list("provider_id", "upstream_id")
+            seen: set[tuple[int, int]] = set(taken)
+            for route in (
+                Route.objects.select_related("provider").filter(match).order_by("provider__name", "upstream_id", "pk")
+            ):
+                if (route.provider_id, route.upstream_id) not in seen:
+                    seen.add((route.provider_id, route.upstream_id))
+                    candidates.append(route)
+                if len(candidates) >= ROUTE_CANDIDATES_SHOWN:
+                    break
+        rows = [(route, _margin(service.rate, route.cost())) for route in candidates]
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "service": service,
+                   "title": f"Add a route to {service.name}", "query": query, "rows": rows}  # fmt: skip
+        return TemplateResponse(request, "admin/catalog/service/add_route.html", context)
 
     def get_form(self, request: HttpRequest, obj: Service | None = None, change: bool = False, **kwargs: Any) -> Any:
         if self._manual(obj):

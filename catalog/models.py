@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.pricing import Price, SaleProblem, first_markup, price_of, sale_problem
-from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, RATE_DIGITS, RATE_PLACES
+from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, RATE_DIGITS, RATE_PLACES, rate_up
 
 PERCENT: dict[str, Any] = {
     "max_digits": 7,
@@ -212,8 +212,8 @@ class Service(models.Model):
     class Meta:
         ordering = ["category__position", "category__name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["provider", "upstream_id"], name="service_unique_upstream_id"),
-            # A service is a provider's (with its upstream id) or manual (neither).
+            # A service is a provider's (with its upstream id) or manual (neither). Provider and upstream id mirror
+            # its first route: two services may share one upstream service once an admin reorders routes.
             models.CheckConstraint(
                 condition=Q(provider__isnull=True, upstream_id__isnull=True)
                 | Q(provider__isnull=False, upstream_id__isnull=False),
@@ -277,6 +277,46 @@ class Service(models.Model):
             raise ValidationError(
                 {"fixed_rate": f"The fixed price {self.fixed_rate} is below the cost {price.cost}: raise it first."}
             )
+
+
+class Route(models.Model):
+    """One way to fulfil a service: a provider's upstream service, with its own rate, limits and features, tried in
+    priority order. The first route is the service's price basis; the others are its failover."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="routes")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="routes")
+    upstream_id = models.PositiveBigIntegerField("upstream service id")
+    priority = models.IntegerField(default=0, help_text="Lower is tried first; the first route sets the price.")
+    is_active = models.BooleanField("active", default=True)
+    upstream_name = models.CharField(max_length=500, blank=True, editable=False)
+    upstream_rate = models.DecimalField(help_text="Per 1000, in the provider's currency.", editable=False, **RATE)
+    min_quantity = models.PositiveBigIntegerField("min", editable=False)
+    max_quantity = models.PositiveBigIntegerField("max", editable=False)
+    refill = models.BooleanField(default=False, editable=False)
+    cancel = models.BooleanField(default=False, editable=False)
+    dripfeed = models.BooleanField("drip-feed", default=False, editable=False)
+    missing_upstream = models.BooleanField(default=False, editable=False)
+    # Failures (refusals that may pass, transport failures, failed orders) counted from `failures_since`; at
+    # ROUTE_QUARANTINE_FAILURES within the window the route is skipped until `quarantined_until`.
+    failures = models.PositiveIntegerField(default=0, editable=False)
+    failures_since = models.DateTimeField(null=True, blank=True, editable=False)
+    quarantined_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["service", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "provider", "upstream_id"], name="route_unique_per_service"),
+            models.CheckConstraint(condition=Q(upstream_rate__gte=0), name="route_upstream_rate_not_negative"),
+        ]
+        indexes = [models.Index(fields=["provider", "upstream_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} #{self.upstream_id}"
+
+    def cost(self) -> Decimal:
+        """Per 1000 in the panel currency (with its provider loaded)."""
+        return rate_up(self.upstream_rate * self.provider.exchange_rate)
 
 
 class ServicePrice(models.Model):

@@ -16,7 +16,7 @@ from django.utils.text import Truncator
 from accounts.http import signed_in
 from backoffice.filters import FollowupAttentionFilter, OrderAttentionFilter
 from billing.models import LedgerEntry
-from orders.models import CancelRequest, Order, Refill
+from orders.models import CancelRequest, ForwardAttempt, Order, Refill
 from orders.services.operators import order_finish, order_link_upstream, order_refund_later, order_resend
 from orders.validation import OrderError
 from panel.admin import CsvExportAdmin, OnceForm, ReadOnlyAdmin, action_confirmation
@@ -113,7 +113,7 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     search_fields = ["=id", "=upstream_id", "link"]
     list_select_related = ["user", "service", "provider"]
     actions = ["resend", "link_upstream", "cancel_and_refund", "mark_completed", "mark_partial", "refund_later"]
-    readonly_fields = ["ledger"]
+    readonly_fields = ["ledger", "tried"]
     fieldsets = [
         (None, {"fields": ["user", "service", "provider", "status", "submission", "origin", "reason"]}),
         ("Order", {"fields": ["link", "quantity", "runs", "interval", "fields", "parent", "run"]}),
@@ -122,11 +122,13 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
             "Upstream",
             {
                 "fields": [
+                    "route",
                     "upstream_service_id",
                     "upstream_id",
                     "start_count",
                     "remains",
                     "attempts",
+                    "tried",
                     "missed_polls",
                     "last_error",
                 ]
@@ -168,6 +170,13 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
         entries = LedgerEntry.objects.filter(order=obj).order_by("pk")
         rows = ((f"{e.created_at:%Y-%m-%d %H:%M}", e.kind, f"{e.amount:+}", e.note) for e in entries)
         return format_html_join("", "<div>{} {} {} {}</div>", rows) or "—"
+
+    @admin.display(description="routes tried")
+    def tried(self, obj: Order) -> str:
+        attempts = ForwardAttempt.objects.filter(order=obj).select_related("provider").order_by("pk")
+        rows = ((f"{a.at:%Y-%m-%d %H:%M:%S}", a.provider.name, a.upstream_service_id, a.get_outcome_display(),
+                 a.message) for a in attempts)  # fmt: skip
+        return format_html_join("", "<div>{} {} #{}: {} {}</div>", rows) or "—"
 
     def _finish(
         self, request: HttpRequest, orders: list[Order], status: str, *, remains: int | None = None, reason: str = ""

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Provider, Service
+from catalog.models import Provider, Route, Service
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES, RATE_DIGITS, RATE_PLACES
 
 AMOUNT: dict[str, Any] = {"max_digits": AMOUNT_DIGITS, "decimal_places": AMOUNT_PLACES}
@@ -50,6 +50,9 @@ class Order(models.Model):
     # None with submission MANUAL: an order of a manual service, fulfilled by staff and never sent upstream.
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
     upstream_service_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # The route it was placed on (or last tried, when the answer was ambiguous); provider and upstream_service_id
+    # are that route's, so status, refill and cancel go to its provider.
+    route = models.ForeignKey(Route, on_delete=models.SET_NULL, related_name="orders", null=True, blank=True)
     link = models.CharField(max_length=2000, blank=True)
     quantity = models.PositiveBigIntegerField(help_text="In total (every run of a drip-feed).")
     runs = models.PositiveIntegerField(null=True, blank=True)
@@ -155,6 +158,32 @@ class Order(models.Model):
     def is_drip(self) -> bool:
         """A drip-feed the panel runs itself: its runs are child orders."""
         return self.submission == self.Submission.DRIP
+
+
+class ForwardAttempt(models.Model):
+    """One try to place an order on one route of its service, and what the provider answered (operators only)."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "placed"
+        NOT_SENT = "not_sent", "not sent (transport failure)"
+        HELD = "held", "refused for now"
+        REJECTED = "rejected", "refused for good"
+        UNKNOWN = "unknown", "ambiguous (may exist upstream)"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="forward_attempts")
+    route = models.ForeignKey(Route, on_delete=models.SET_NULL, related_name="forward_attempts", null=True, blank=True)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="forward_attempts")
+    upstream_service_id = models.PositiveBigIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    message = models.TextField(blank=True)
+    upstream_id = models.PositiveBigIntegerField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} at {self.provider_id} #{self.upstream_service_id}: {self.outcome}"
 
 
 class FollowupRequest(models.Model):

@@ -116,6 +116,11 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 PANEL_BASE_URL = env.str("PANEL_BASE_URL", default="").rstrip("/")
 # A provider whose API calls have all failed for this many minutes is alerted.
 PROVIDER_FAILING_MINUTES = env.int("PROVIDER_FAILING_MINUTES", default=15)
+# A route with ROUTE_QUARANTINE_FAILURES failures (refusals that may pass, transport failures, orders the provider
+# failed) within ROUTE_QUARANTINE_WINDOW seconds is skipped for ROUTE_QUARANTINE_COOLDOWN seconds; operators are told.
+ROUTE_QUARANTINE_FAILURES = env.int("ROUTE_QUARANTINE_FAILURES", default=5)
+ROUTE_QUARANTINE_WINDOW = env.int("ROUTE_QUARANTINE_WINDOW", default=600)
+ROUTE_QUARANTINE_COOLDOWN = env.int("ROUTE_QUARANTINE_COOLDOWN", default=1800)
 # Support tickets: a customer opens at most TICKET_RATE_LIMIT tickets and writes at most TICKET_MESSAGE_RATE_LIMIT
 # messages in any TICKET_RATE_WINDOW seconds, and has at most TICKET_OPEN_LIMIT tickets open (or answered) at once.
 # What customers write is mailed to the ticket's assignee, or, with none, to SUPPORT_EMAIL (by default the operators).

@@ -29,9 +29,10 @@ from billing.models import (
     Wallet,
     reference_key,
 )
-from catalog.models import Category, Provider, Service, ServicePrice
+from catalog.models import Category, Provider, Route, Service, ServicePrice
+from catalog.services.routes import route_for
 from notifications.models import Notification, NotificationPreferences
-from orders.models import CancelRequest, IdempotencyKey, Order, Refill
+from orders.models import CancelRequest, ForwardAttempt, IdempotencyKey, Order, Refill
 from support.models import CannedReply, Message, Ticket
 
 
@@ -146,6 +147,29 @@ class ServiceFactory(DjangoModelFactory[Service]):
     max_quantity = 10000
     rate = Decimal("1.500000")
 
+    @classmethod
+    def _create(cls, model_class: type[Service], *args: Any, **kwargs: Any) -> Service:
+        """A provider's service has its upstream service as its only route, as the sync makes it."""
+        service: Service = super()._create(model_class, *args, **kwargs)
+        if service.provider_id is not None:
+            route_for(service).save()
+        return service
+
+
+class RouteFactory(DjangoModelFactory[Route]):
+    """A failover route of a service through another provider (the service's first route comes with it)."""
+
+    class Meta:
+        model = Route
+
+    service = factory.SubFactory(ServiceFactory)
+    provider = factory.SubFactory(ProviderFactory)
+    upstream_id = factory.Sequence(lambda n: n + 1)
+    priority = 1
+    upstream_rate = Decimal("1.000000")
+    min_quantity = 10
+    max_quantity = 10000
+
 
 class OrderFactory(DjangoModelFactory[Order]):
     """An order as placed, without its charge: tests that move money post the charge with billing.services.
@@ -171,6 +195,20 @@ class OrderFactory(DjangoModelFactory[Order]):
     rate = Decimal("1.500000")
     charge = Decimal("1.50000")
     cost = Decimal("1.00000")
+
+
+class ForwardAttemptFactory(DjangoModelFactory[ForwardAttempt]):
+    """One try of an order on its first route, refused for now."""
+
+    class Meta:
+        model = ForwardAttempt
+
+    order = factory.SubFactory(OrderFactory)
+    route = factory.LazyAttribute(lambda attempt: attempt.order.service.routes.first())
+    provider = factory.SelfAttribute("order.provider")
+    upstream_service_id = factory.SelfAttribute("order.upstream_service_id")
+    outcome = ForwardAttempt.Outcome.HELD
+    message = "Not enough funds on balance"
 
 
 class RefillFactory(DjangoModelFactory[Refill]):
@@ -419,7 +457,6 @@ class TicketFactory(DjangoModelFactory[Ticket]):
 
     class Meta:
         model = Ticket
-        skip_postgeneration_save = True
 
     customer = factory.SubFactory(UserFactory)
     subject = factory.Sequence(lambda n: f"Question {n}")

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.clients import provider_client
-from catalog.models import Category, Provider, Service, ServicePrice
+from catalog.models import Category, Provider, Route, Service, ServicePrice
 from catalog.pricing import MAX_RATE
 from catalog.selectors import catalog_changed
 from catalog.services.listings import (
@@ -20,6 +20,7 @@ from catalog.services.listings import (
     services_locked,
 )
 from catalog.services.providers import ProviderError, provider_error_text
+from catalog.services.routes import ROUTE_DATA, route_for
 from panel.db import bulk_update_rows
 from panel.money import rate_up
 from upstream.client import ApiClient, UpstreamError
@@ -160,6 +161,26 @@ def _refresh(
     return _snapshot(service) != before
 
 
+def _routes_refresh(routes: list[Route], incoming: dict[int, ServiceInfo], still_listed: set[int]) -> None:
+    """Every route through this provider (first or failover) takes its upstream service's rate, limits and
+    features; a route whose service vanished upstream is never used until it comes back."""
+    changed = []
+    for route in routes:
+        before = tuple(getattr(route, name) for name in ROUTE_DATA)
+        fresh = incoming.get(route.upstream_id)
+        if fresh is not None:
+            route.upstream_name = fresh.name[:500]
+            route.upstream_rate = rate_up(fresh.rate)
+            route.min_quantity, route.max_quantity = fresh.min, fresh.max
+            route.refill, route.cancel, route.dripfeed = fresh.refill, fresh.cancel, fresh.dripfeed
+            route.missing_upstream = False
+        elif route.upstream_id not in still_listed:
+            route.missing_upstream = True
+        if tuple(getattr(route, name) for name in ROUTE_DATA) != before:
+            changed.append(route)
+    bulk_update_rows(changed, ROUTE_DATA, batch_size=10_000)
+
+
 def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> SyncResult:
     """Mirror the provider's catalog: create, update, and disable what vanished, in a handful of queries.
 
@@ -195,8 +216,10 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
     with transaction.atomic():
         # Serializes overlapping syncs of one provider (a beat run and an admin's "sync now").
         Provider.objects.select_for_update().filter(pk=provider.pk).first()
-        existing = {s.upstream_id or 0: s for s in services_locked(Service.objects.filter(provider=provider))}
-        new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in existing]
+        existing = services_locked(Service.objects.filter(provider=provider))
+        routes = list(Route.objects.select_for_update().filter(provider=provider).order_by("pk"))
+        known = {r.upstream_id for r in routes} | {s.upstream_id for s in existing}
+        new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in known]
         categories = _categories_for({_category_name(info.category) for info in incoming.values()})
 
         created, history = [], []
@@ -207,6 +230,7 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
             history.append(apply_price(service))
             created.append(service)
         Service.objects.bulk_create(created, batch_size=1000)
+        Route.objects.bulk_create([route_for(service) for service in created])
         result.created = len(created)
         prices_record(history)
 
@@ -218,7 +242,8 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         now = timezone.now()
         # A malformed entry still names a service that exists upstream: left as it is, not "vanished".
         still_listed = {entry.service for entry in result.skipped if entry.service is not None}
-        for upstream_id, service in existing.items():
+        for service in existing:
+            upstream_id = service.upstream_id or 0
             service.provider = provider
             fresh = incoming.get(upstream_id)
             if fresh is None:
@@ -232,6 +257,7 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
             if was_active != service.is_active:
                 (enabled if service.is_active else disabled).append(service)
         bulk_update_rows(changed, [*SYNC_FIELDS, "updated_at"])
+        _routes_refresh(routes, incoming, still_listed)
         prices_record(repriced)
         result.updated, result.unchanged = len(changed), len(incoming) - len(created) - len(changed)
 

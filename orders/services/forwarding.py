@@ -1,6 +1,7 @@
 """Forwarding orders upstream exactly once: claim, send, record the outcome; the sweep of stuck sends."""
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -10,7 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from catalog.clients import provider_client
-from orders.models import Order
+from catalog.models import Provider, Route
+from catalog.services.routes import route_failure, route_recovered, routes_usable
+from orders.models import ForwardAttempt, Order
 from orders.services.alerts import order_unknown_over, orders_unknown_alert
 from orders.services.lifecycle import SUBMISSION_MOVES, move_check, order_close, sources
 from upstream.client import Ambiguous, NotSent, Rejected
@@ -20,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 Submission = Order.Submission
 Status = Order.Status
+Attempt = ForwardAttempt.Outcome
+NO_ROUTE = "No route can take this order now (each is off, in quarantine, too dear or outside its limits)."
 # What customers read when a provider refused an order for good; its own words stay with operators.
 # Reasons and ledger notes are stored in English and translated when a page shows them.
 _CUSTOMER_REASONS = {
@@ -73,8 +78,48 @@ def _from_sending(order: Order, **changes: object) -> bool:
     return mine.update(**changes) == 1
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where one attempt goes: a route of the service, or (a service without routes) the order's own provider."""
+
+    provider: Provider
+    upstream_service_id: int
+    route: Route | None = None
+
+
+def _targets(order: Order, now: datetime) -> list[_Target] | None:
+    """The routes this order may go to, in order; None when the service has none (the order's own provider)."""
+    routes = list(order.service.routes.all()[:1])
+    if not routes:
+        return None
+    per_run = order.quantity // order.runs if order.runs else order.quantity
+    counted = kind_of(order.service.type).quantity
+    return [
+        _Target(provider=route.provider, upstream_service_id=route.upstream_id, route=route)
+        for route in routes_usable(service=order.service, now=now)
+        # Fail closed: a route costing more than this customer pays, or that cannot take this quantity, is skipped.
+        if route.cost() <= order.rate and (not counted or route.min_quantity <= per_run <= route.max_quantity)
+    ]
+
+
+def _attempt(order: Order, target: _Target, outcome: str, message: str = "", upstream_id: int | None = None) -> None:
+    ForwardAttempt.objects.create(order=order, route=target.route, provider=target.provider,
+                                  upstream_service_id=target.upstream_service_id, outcome=outcome,
+                                  message=message[:2000], upstream_id=upstream_id)  # fmt: skip
+
+
+def _failed(target: _Target, message: str) -> None:
+    if target.route is not None:
+        route_failure(route_id=target.route.pk, message=message)
+
+
+def _placed_on(target: _Target) -> dict[str, object]:
+    return {"provider": target.provider, "upstream_service_id": target.upstream_service_id, "route": target.route}
+
+
 def order_forward(*, order_id: int) -> str:
-    """Send one order upstream, once: returns the submission state it ended in ("" if not claimed)."""
+    """Send one order upstream, once, to the first route that takes it: returns the submission state it ended in
+    ("" if not claimed). A refusal moves it to the next route; an ambiguous answer never does."""
     if not _claim_for_sending(order_id):
         return ""
     order = Order.objects.select_related("provider", "service").get(pk=order_id)
@@ -82,32 +127,57 @@ def order_forward(*, order_id: int) -> str:
         raise ValueError(f"order {order_id} has no provider to send it to")
     now = timezone.now()
     retry_at = now + _backoff(order.attempts)
-    try:
-        upstream_id = provider_client(order.provider).add(order.upstream_service_id, **_add_params(order))
-    except NotSent as exc:
-        _from_sending(order, submission=Submission.QUEUED, next_attempt_at=retry_at, last_error=exc.message)
+    targets = _targets(order, now)
+    if targets is None:
+        targets = [_Target(provider=order.provider, upstream_service_id=order.upstream_service_id)]
+    not_sent, held, refused = "", "", ""
+    for target in targets:
+        try:
+            upstream_id = provider_client(target.provider).add(target.upstream_service_id, **_add_params(order))
+        except NotSent as exc:
+            _attempt(order, target, Attempt.NOT_SENT, exc.message)
+            _failed(target, exc.message)
+            not_sent = not_sent or exc.message
+            continue
+        except Ambiguous as exc:
+            # It may exist upstream: never resent automatically, nor sent elsewhere; an operator resolves it.
+            _attempt(order, target, Attempt.UNKNOWN, exc.message)
+            _failed(target, exc.message)
+            if _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message, **_placed_on(target)):
+                orders_unknown_alert(order_ids=[order_id])
+            logger.error("order %s: ambiguous add, needs an operator: %s", order_id, exc.message)
+            return Submission.UNKNOWN
+        except Rejected as exc:
+            _attempt(order, target, Attempt.HELD if exc.retryable else Attempt.REJECTED, exc.message)
+            if exc.retryable:
+                _failed(target, exc.message)
+                held = held or exc.message
+            else:
+                refused = refused or exc.message
+            continue
+        _attempt(order, target, Attempt.SENT, upstream_id=upstream_id)
+        if target.route is not None:
+            route_recovered(route=target.route)
+        return _record_sent(order, upstream_id, now, target)
+    if not_sent:
+        _from_sending(order, submission=Submission.QUEUED, next_attempt_at=retry_at, last_error=not_sent)
         return Submission.QUEUED
-    except Ambiguous as exc:
-        # It may exist upstream: never resent automatically; an operator resolves it.
-        if _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message):
-            orders_unknown_alert(order_ids=[order_id])
-        logger.error("order %s: ambiguous add, needs an operator: %s", order_id, exc.message)
-        return Submission.UNKNOWN
-    except Rejected as exc:
-        if exc.retryable:
-            _from_sending(order, submission=Submission.HELD, next_attempt_at=retry_at, last_error=exc.message)
-            logger.warning("order %s held: %s", order_id, exc.message)
-            return Submission.HELD
-        order_reject(order=order, message=exc.message)
-        return Submission.REJECTED
-    return _record_sent(order, upstream_id, now)
+    if not targets:
+        held = NO_ROUTE
+    if held:
+        _from_sending(order, submission=Submission.HELD, next_attempt_at=retry_at, last_error=held)
+        logger.warning("order %s held: %s", order_id, held)
+        return Submission.HELD
+    order_reject(order=order, message=refused)
+    return Submission.REJECTED
 
 
-def _record_sent(order: Order, upstream_id: int, now: datetime) -> str:
+def _record_sent(order: Order, upstream_id: int, now: datetime, target: _Target | None = None) -> str:
     """Keep the upstream id whatever happens next: it is the only proof of what exists upstream."""
     logger.info("order %s placed upstream as %s", order.pk, upstream_id)
+    placed = _placed_on(target) if target else {}
     sent = {"submission": Submission.SENT, "upstream_id": upstream_id, "sent_at": now, "next_poll_at": now,
-            "last_error": ""}  # fmt: skip
+            "last_error": "", **placed}  # fmt: skip
     try:
         with transaction.atomic():
             if _from_sending(order, **sent):
@@ -125,7 +195,7 @@ def _record_sent(order: Order, upstream_id: int, now: datetime) -> str:
     # Whatever state a later attempt left it in (even refused for good and refunded), but sent: operators must know.
     unrecorded = [*sources(SUBMISSION_MOVES, Submission.UNKNOWN), Submission.UNKNOWN]
     if Order.objects.filter(pk=order.pk, submission__in=unrecorded).update(
-        submission=Submission.UNKNOWN, submission_changed_at=now, last_error=message
+        submission=Submission.UNKNOWN, submission_changed_at=now, last_error=message, **placed
     ):
         orders_unknown_alert(order_ids=[order.pk])
     logger.error("order %s: %s", order.pk, message)

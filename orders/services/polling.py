@@ -25,6 +25,7 @@ from django.utils.translation import gettext_noop
 from billing.services import MAX_AMOUNT
 from catalog.clients import provider_call_record, provider_client
 from catalog.models import Provider, Service
+from catalog.services.routes import route_failure
 from orders.models import Order
 from orders.services.lifecycle import order_move_status, orders_settle
 from panel.db import rows_update
@@ -135,6 +136,7 @@ class _Polled:
     service_type: str
     updated_at: datetime
     parent_id: int | None
+    route_id: int | None
     status: str
     start_count: int | None
     remains: int | None
@@ -150,7 +152,9 @@ class _Polled:
 
 # The columns of _Polled, in its order; the last ones are STATUS_FIELDS, as state() lists them.
 _READ = ["pk", "upstream_id", "user_id", "quantity", "charge", "created_at", "service__type", "updated_at",
-         "parent_id", *STATUS_FIELDS]  # fmt: skip
+         "parent_id", "route", *STATUS_FIELDS]  # fmt: skip
+# How a status the provider reports as a failure reads on the order (it counts against the order's route once).
+PROVIDER_FAILURE = "The provider reports a failure: "
 
 
 def _held(claimed: list[int], now: datetime) -> list[tuple[Any, ...]]:
@@ -198,7 +202,7 @@ def _note_answer(order: _Polled, answer: OrderStatus | ItemError | None, now: da
         order.last_error = message
         return
     if answer.state is None:
-        order.last_error = f"The provider reports a failure: {answer.raw_status}"
+        order.last_error = f"{PROVIDER_FAILURE}{answer.raw_status}"
         return
     order.missed_polls, order.last_error = 0, ""
     if answer.state.value == Status.PARTIAL and (answer.remains is None or kind_of(order.service_type).package):
@@ -224,10 +228,12 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
     wallets, which other pollers and customers' orders wait for, so they are held the shortest time.
     """
     report = PollReport(polled=len(claimed))
-    rows, changed = [], []
+    rows, changed, failed = [], [], []
     for order in (_Polled(*values) for values in _held(claimed, now)):
         before = order.state()
         _note_answer(order, answers.get(order.upstream_id or 0), now)
+        if order.last_error.startswith(PROVIDER_FAILURE) and order.last_error != before[-1] and order.route_id:
+            failed.append((order.route_id, order.last_error))
         if order.state() != before:
             order.updated_at = now
             changed.append(order)
@@ -240,6 +246,9 @@ def _apply(claimed: list[int], answers: dict[int, OrderStatus | ItemError], now:
         report.refunds += 1
         report.refunded += entry.amount
     report.changed = len(changed)
+    # Rare (a failure newly reported), so counted here: each route's row is locked only for its own count.
+    for route_id, message in failed:
+        route_failure(route_id=route_id, message=message)
     return report
 
 

@@ -1,0 +1,105 @@
+"""A service's routes in Django admin: each route's margin, the order by priority, adding another provider's
+upstream service found by name, upstream id or provider."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Route, Service
+from catalog.services.sync import catalog_sync
+from tests.conftest import SIMULATOR_KEY
+from tests.factories import ProviderFactory, ServiceFactory, UserFactory, second_factor_confirmed
+from upstream.simulator import FakeClock, Simulator
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = '<script>alert("x")</script> Likes'
+
+
+@pytest.fixture
+def backup():
+    with Simulator(key=SIMULATOR_KEY, clock=FakeClock()) as sim:
+        sim.catalog[0].name = HOSTILE
+        sim.catalog[0].rate = Decimal("0.5")
+        provider = ProviderFactory.create(name="Backup", api_url=sim.url, api_key=SIMULATOR_KEY)
+        catalog_sync(provider=provider)
+        yield provider
+
+
+def _add_route_url(service: Service) -> str:
+    return reverse("admin:catalog_service_add_route", args=[service.pk])
+
+
+@pytest.mark.parametrize("query", ["backup", "1", "script"])
+def test_it_finds_upstream_services_by_provider_upstream_id_or_name(admin_client, services, backup, query):
+    page = admin_client.get(_add_route_url(services[2]), {"q": query}).content.decode()
+    backup_route = Route.objects.get(provider=backup, upstream_id=1)
+    assert f'value="{backup_route.pk}"' in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_it_adds_a_route_and_shows_the_margin_of_every_route(admin_client, services, backup):
+    service = services[1]
+    candidate = Route.objects.get(provider=backup, upstream_id=1)
+    response = admin_client.post(_add_route_url(service), {"route": candidate.pk, "priority": ""})
+    assert response.status_code == 302
+    routes = [(r.provider.name, r.priority) for r in service.routes.select_related("provider")]
+    assert routes == [("Sim", 0), ("Backup", 1)]
+    page = admin_client.get(reverse("admin:catalog_service_change", args=[service.pk])).content.decode()
+    first, second = (r.cost() for r in service.routes.select_related("provider"))
+    rate = Service.objects.get(pk=service.pk).rate
+    for cost in (first, second):
+        assert f"{((rate - cost) / cost * 100).quantize(Decimal('0.1'))}%" in page
+    assert "Add a route" in page
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"route": "999999"}, "Choose an upstream service from the list."),
+        ({"route": "x"}, "Choose an upstream service from the list."),
+        ({"route": "{own}"}, "already has Sim #1 as a route"),
+        ({"route": "{backup}", "priority": "first"}, "The priority is a whole number"),
+    ],
+)
+def test_it_refuses_what_cannot_be_added_and_changes_nothing(admin_client, services, backup, data, problem):
+    service = services[1]
+    own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
+    data = {name: value.format(own=own.pk, backup=other.pk) for name, value in data.items()}
+    response = admin_client.post(_add_route_url(service), data, follow=True)
+    assert problem in response.content.decode()
+    assert list(service.routes.values_list("pk", flat=True)) == [own.pk]
+
+
+def test_the_priorities_set_on_the_service_page_order_its_routes(admin_client, services, backup):
+    service = services[1]
+    own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
+    admin_client.post(_add_route_url(service), {"route": other.pk})
+    added = service.routes.get(provider=backup)
+    data = {"name": service.name, "category": service.category_id, "description": "", "is_active": "on",
+            "markup_percent": "", "fixed_rate": "", "refill_days": "30",
+            "routes-TOTAL_FORMS": "2", "routes-INITIAL_FORMS": "2", "routes-MIN_NUM_FORMS": "0",
+            "routes-MAX_NUM_FORMS": "1000",
+            "routes-0-id": own.pk, "routes-0-service": service.pk, "routes-0-priority": "5", "routes-0-is_active": "on",
+            "routes-1-id": added.pk, "routes-1-service": service.pk, "routes-1-priority": "0",
+            "routes-1-is_active": "on"}  # fmt: skip
+    response = admin_client.post(reverse("admin:catalog_service_change", args=[service.pk]), data)
+    assert response.status_code == 302
+    fresh = Service.objects.get(pk=service.pk)
+    assert (fresh.provider, fresh.upstream_rate, fresh.rate) == (backup, Decimal("0.5"), Decimal("0.750000"))
+    assert [r.provider.name for r in fresh.routes.select_related("provider").order_by("priority")] == ["Backup", "Sim"]
+
+
+def test_staff_who_may_not_change_services_cannot_add_routes(client, services, backup):
+    staff = UserFactory.create(is_staff=True)
+    client.force_login(staff)
+    client = second_factor_confirmed(client, staff)
+    response = client.post(_add_route_url(services[1]), {"route": Route.objects.get(provider=backup, upstream_id=1).pk})
+    assert response.status_code == 403
+    assert services[1].routes.count() == 1
+
+
+def test_a_manual_service_has_no_routes_to_add(admin_client):
+    manual = ServiceFactory.create(provider=None, upstream_id=None)
+    assert admin_client.get(_add_route_url(manual)).status_code == 404

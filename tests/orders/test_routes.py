@@ -1,0 +1,196 @@
+"""Failover between a service's routes and the quarantine of failing routes, against two simulator providers."""
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from backoffice.models import Alert
+from billing.models import LedgerEntry, Wallet
+from catalog.models import Route
+from catalog.services.routes import route_add
+from catalog.services.sync import catalog_sync
+from orders.models import ForwardAttempt, Order
+from orders.services.followups import cancel_request, cancels_forward, refill_request, refills_forward
+from orders.services.forwarding import order_forward
+from orders.services.placement import order_place
+from orders.services.polling import poll_statuses
+from tests.conftest import SIMULATOR_KEY
+from tests.factories import ProviderFactory
+from upstream.simulator import FakeClock, Simulator
+
+pytestmark = pytest.mark.django_db
+
+LINK = "https://instagram.com/p/routes"
+
+
+@pytest.fixture
+def second():
+    """The backup provider's own simulator, selling the same demo catalog."""
+    with Simulator(key=SIMULATOR_KEY, clock=FakeClock()) as sim:
+        yield sim
+
+
+@pytest.fixture
+def service(services, second):
+    """Service 1 of the first provider, with the backup provider's service 1 as its second route."""
+    backup = ProviderFactory.create(name="Backup", api_url=second.url, api_key=SIMULATOR_KEY)
+    catalog_sync(provider=backup)
+    route_add(service=services[1], provider=backup, upstream_id=1, actor=None)
+    return services[1]
+
+
+def _place(user, service, quantity: int = 1000) -> Order:
+    order = order_place(user=user, service_id=service.pk, params={"link": LINK, "quantity": str(quantity)})
+    order_forward(order_id=order.pk)
+    return Order.objects.select_related("provider", "route").get(pk=order.pk)
+
+
+def _attempts(order: Order) -> list[tuple[str, str]]:
+    return [(a.provider.name, a.outcome) for a in ForwardAttempt.objects.filter(order=order).select_related("provider")]
+
+
+def test_orders_go_to_the_second_provider_while_the_first_is_out_of_funds(alice, service, simulator, second):
+    simulator.faults.out_of_funds = True
+    placed = [_place(alice, service) for _ in range(3)]
+    placed_on = [(o.submission, o.provider.name, o.route.provider.name) for o in placed]
+    assert placed_on == [("sent", "Backup", "Backup")] * 3
+    assert len(second.orders) == 3 and not simulator.orders
+    assert sorted(o.upstream_id for o in placed) == sorted(second.orders)
+    assert _attempts(placed[0]) == [("Sim", "held"), ("Backup", "sent")]
+    first_attempt = ForwardAttempt.objects.filter(order=placed[0]).first()
+    assert first_attempt.message == "Not enough funds on balance" and first_attempt.at is not None
+
+    simulator.faults.out_of_funds = False
+    again = _place(alice, service)
+    assert (again.provider.name, len(simulator.orders), len(second.orders)) == ("Sim", 1, 3)
+    assert _attempts(again) == [("Sim", "sent")]
+
+
+def test_status_refill_and_cancel_go_to_the_provider_the_order_was_placed_on(alice, service, simulator, second):
+    simulator.faults.out_of_funds = True
+    second.force_outcome = "Completed"
+    done, running = _place(alice, service), _place(alice, service)
+    simulator.faults.out_of_funds = False
+    second.clock.advance(30)
+    poll_statuses(everything=True)
+    assert not simulator.calls_for("status") and second.calls_for("status")
+    assert Order.objects.get(pk=running.pk).status == "In progress"
+    second.clock.advance(3600)
+    poll_statuses(everything=True)
+    assert Order.objects.get(pk=done.pk).status == "Completed"
+
+    refill_request(user=alice, order_id=done.pk)
+    refills_forward()
+    assert [c.params["orders"] for c in second.calls_for("refill")] == [str(done.upstream_id)]
+    assert not simulator.calls_for("refill")
+
+    fresh = _place(alice, service)  # the first provider has funds again: placed there
+    second.force_outcome = None
+    assert fresh.provider.name == "Sim"
+    simulator.faults.out_of_funds = True
+    pending = _place(alice, service)
+    cancel_request(user=alice, order_id=pending.pk)
+    cancels_forward()
+    assert [c.params["orders"] for c in second.calls_for("cancel")] == [str(pending.upstream_id)]
+    assert not simulator.calls_for("cancel")
+
+
+def test_an_ambiguous_add_is_never_retried_on_another_route(alice, service, simulator, second, settings):
+    simulator.faults.stall_add = 3
+    settings.UPSTREAM_READ_TIMEOUT = 0.3
+    order = _place(alice, service)
+    simulator.faults.stall_add = 0
+    assert (order.submission, order.provider.name) == ("unknown", "Sim")
+    assert order_forward(order_id=order.pk) == ""
+    assert not second.calls_for("add") and len(simulator.calls_for("add")) == 1
+    assert _attempts(order) == [("Sim", "unknown")]
+
+
+def test_a_service_refused_for_good_goes_to_the_next_route(alice, service, simulator, second):
+    simulator.script_reply('{"error": "Service is disabled"}')
+    order = _place(alice, service)
+    assert (order.submission, order.provider.name, order.status) == ("sent", "Backup", "Pending")
+    assert _attempts(order) == [("Sim", "rejected"), ("Backup", "sent")]
+
+
+def test_with_no_route_left_it_is_held_or_rejected_as_before(alice, service, simulator, second):
+    simulator.faults.out_of_funds = second.faults.out_of_funds = True
+    held = _place(alice, service)
+    assert (held.submission, held.last_error) == ("held", "Not enough funds on balance")
+    simulator.faults.out_of_funds = second.faults.out_of_funds = False
+    simulator.script_reply('{"error": "Incorrect link"}')
+    second.script_reply('{"error": "Incorrect link"}')
+    rejected = _place(alice, service)
+    assert (rejected.submission, rejected.status) == ("rejected", "Canceled")
+    assert LedgerEntry.objects.get(order=rejected, kind="refund").amount == rejected.charge
+    assert _attempts(rejected) == [("Sim", "rejected"), ("Backup", "rejected")]
+    assert Wallet.objects.get(user=alice).balance == Decimal(100) - held.charge
+
+
+def test_a_route_dearer_than_the_price_is_never_used(alice, service, simulator, second):
+    second.catalog[0].rate = Decimal(100)
+    catalog_sync(provider=Route.objects.get(service=service, priority=1).provider)
+    simulator.faults.out_of_funds = True
+    order = _place(alice, service)
+    assert (order.submission, order.provider.name) == ("held", "Sim")
+    assert not second.calls_for("add")
+
+
+def test_a_route_outside_its_limits_is_skipped(alice, service, simulator, second):
+    second.catalog[0].max = 500
+    catalog_sync(provider=Route.objects.get(service=service, priority=1).provider)
+    simulator.faults.out_of_funds = True
+    assert _place(alice, service, quantity=1000).submission == "held"
+    assert _place(alice, service, quantity=400).provider.name == "Backup"
+    assert len(second.calls_for("add")) == 1
+
+
+def test_a_failing_route_is_quarantined_then_comes_back_by_itself(alice, service, simulator, second, settings):
+    settings.ROUTE_QUARANTINE_FAILURES, settings.ROUTE_QUARANTINE_WINDOW = 3, 60
+    settings.ROUTE_QUARANTINE_COOLDOWN = 2
+    simulator.faults.out_of_funds = True
+    for _ in range(3):
+        _place(alice, service)
+    first = Route.objects.get(service=service, priority=0)
+    assert first.quarantined_until is not None
+    (alert,) = Alert.objects.filter(kind="route_quarantined", resolved_at__isnull=True)
+    assert f"route Sim #1 of service {service.pk} quarantined" in alert.subject
+
+    simulator.faults.out_of_funds = False
+    adds_before = len(simulator.calls_for("add"))
+    skipped = _place(alice, service)
+    assert skipped.provider.name == "Backup" and len(simulator.calls_for("add")) == adds_before
+    assert _attempts(skipped) == [("Backup", "sent")]
+
+    time.sleep(2.1)
+    back = _place(alice, service)
+    assert back.provider.name == "Sim" and _attempts(back) == [("Sim", "sent")]
+    assert Route.objects.get(pk=first.pk).quarantined_until is None
+    assert not Alert.objects.filter(kind="route_quarantined", resolved_at__isnull=True).exists()
+
+
+def test_failures_spread_beyond_the_window_never_quarantine(alice, service, simulator, settings):
+    settings.ROUTE_QUARANTINE_FAILURES, settings.ROUTE_QUARANTINE_WINDOW = 2, 1
+    simulator.faults.out_of_funds = True
+    _place(alice, service)
+    time.sleep(1.1)
+    _place(alice, service)
+    assert Route.objects.get(service=service, priority=0).quarantined_until is None
+    _place(alice, service)
+    assert Route.objects.get(service=service, priority=0).quarantined_until is not None
+
+
+def test_orders_the_provider_reports_failed_count_against_their_route(alice, service, simulator, settings):
+    settings.ROUTE_QUARANTINE_FAILURES = 2
+    orders = [_place(alice, service) for _ in range(2)]
+    failing = ", ".join(f'"{o.upstream_id}": {{"status": "Fail", "remains": "", "charge": ""}}' for o in orders[:1])
+    for _ in range(2):  # one failed order, polled twice, is one failure
+        simulator.script_reply(f"{{{failing}}}")
+        poll_statuses(everything=True)
+    first = Route.objects.get(service=service, priority=0)
+    assert (first.failures, first.quarantined_until) == (1, None)
+    failing = ", ".join(f'"{o.upstream_id}": {{"status": "Error", "remains": "", "charge": ""}}' for o in orders)
+    simulator.script_reply(f"{{{failing}}}")
+    poll_statuses(everything=True)
+    assert Route.objects.get(pk=first.pk).quarantined_until is not None
