@@ -259,59 +259,33 @@ class ManualServiceForm(forms.ModelForm[Service]):
         help_texts = {"upstream_rate": f"What 1000 cost you to deliver, in {settings.PANEL_CURRENCY}."}
 
 
-# The "add a route" page shows at most this many matches of a search.
+# The routes page shows at most this many matches of a search.
 ROUTE_CANDIDATES_SHOWN = 50
+ROUTE_COLUMNS = [
+    "priority",
+    "",
+    "provider",
+    "upstream id",
+    "cost",
+    "margin %",
+    "min–max",
+    "features",
+    "quarantined until",
+]
 
 
 def _margin(rate: Decimal, cost: Decimal) -> str:
     return "—" if not cost else f"{((rate - cost) / cost * 100).quantize(Decimal('0.1'))}%"
 
 
-class RouteInline(admin.TabularInline[Route, Service]):
-    """The service's routes, first first: an admin sets each one's priority (lower is tried first) and turns it on
-    or off; the form is saved through routes_update, never by the inline itself."""
-
-    model = Route
-    extra = 0
-    fields = ["priority", "is_active", "provider", "upstream_id", "upstream_name", "route_rate", "route_cost",
-              "route_margin", "route_limits", "route_features", "missing_upstream", "quarantined_until"]  # fmt: skip
-    readonly_fields = ["provider", "upstream_id", "upstream_name", "route_rate", "route_cost", "route_margin",
-                       "route_limits", "route_features", "missing_upstream", "quarantined_until"]  # fmt: skip
-    ordering = ["priority", "pk"]
-    verbose_name_plural = "routes (lower priority is tried first; the first sets the price)"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Route]:
-        return super().get_queryset(request).select_related("provider", "service")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # "Add a route" on the service page: an upstream service as its provider's sync saw it
-
-    @admin.display(description="upstream rate")
-    def route_rate(self, obj: Route) -> str:
-        return f"{obj.upstream_rate.normalize():f} {obj.provider.currency}"
-
-    @admin.display(description="cost")
-    def route_cost(self, obj: Route) -> Decimal:
-        return obj.cost()
-
-    @admin.display(description="margin %")
-    def route_margin(self, obj: Route) -> str:
-        return _margin(obj.service.rate, obj.cost())
-
-    @admin.display(description="min–max")
-    def route_limits(self, obj: Route) -> str:
-        return f"{obj.min_quantity}–{obj.max_quantity}"
-
-    @admin.display(description="features")
-    def route_features(self, obj: Route) -> str:
-        flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed)]
-        return ", ".join(name for name, present in flags if present) or "—"
+def _features(obj: Service | Route) -> str:
+    flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed)]
+    return ", ".join(name for name, present in flags if present) or "—"
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin[Service]):
     form = ServiceAdminForm
-    change_form_template = "admin/catalog/service/change_form.html"
     list_display = [
         "id",
         "name",
@@ -367,12 +341,14 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         "created_at",
         "updated_at",
         "price_history",
+        "routes_table",
     ]
     fieldsets = [
         (None, {"fields": ["name", "category", "description", "is_active", "disabled_reason"]}),
         ("Orders", {"fields": ["refill_days", "deny_duplicates", "panel_dripfeed"]}),
         ("Price", {"fields": ["markup_percent", "fixed_rate", "upstream_price", "cost", "rate", "margin"]}),
         ("Price history", {"fields": ["price_history"], "classes": ["collapse"]}),
+        ("Routes (lower priority is tried first; the first sets the price)", {"fields": ["routes_table"]}),
         (
             "Upstream",
             {
@@ -408,41 +384,38 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
     def _manual(self, obj: Service | None) -> bool:
         return obj is None or obj.is_manual
 
-    def get_inlines(self, request: HttpRequest, obj: Service | None) -> Any:
-        return [] if self._manual(obj) else [RouteInline]
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        form.save_m2m()
-        for formset in formsets:
-            if formset.model is not Route:
-                continue
-            priorities, active, removed = {}, {}, set()
-            for route_form in formset.forms:
-                route, data = route_form.instance, route_form.cleaned_data
-                if data.get("DELETE"):
-                    removed.add(route.pk)
-                elif data:
-                    priorities[route.pk], active[route.pk] = data["priority"], data["is_active"]
-            try:
-                routes_update(service=form.instance, priorities=priorities, active=active, removed=removed,
-                              actor=signed_in(request))  # fmt: skip
-            except RouteError as exc:
-                messages.error(request, exc.message)
-            # The change message reads what the formset saved: routes_update did, and the audit has it.
-            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-
     def get_urls(self) -> list[URLPattern]:
-        add_route = path("<int:service_id>/add-route/", self.admin_site.admin_view(self.add_route_view),
-                         name="catalog_service_add_route")  # fmt: skip
-        return [add_route, *super().get_urls()]
+        routes = path("<int:service_id>/routes/", self.admin_site.admin_view(self.routes_view),
+                      name="catalog_service_routes")  # fmt: skip
+        return [routes, *super().get_urls()]
 
-    def add_route_view(self, request: HttpRequest, service_id: int) -> HttpResponse:
-        """Search the upstream services the providers' syncs saw (by name, upstream id or provider) and add one as
-        a route of this service."""
+    def _routes_save(self, request: HttpRequest, service: Service) -> None:
+        routes = list(service.routes.values_list("pk", flat=True))
+        priorities, active, removed = {}, {}, set()
+        for pk in routes:
+            text = str(request.POST.get(f"priority-{pk}", "")).strip()
+            if not text.lstrip("-").isdigit() or len(text) > 9:
+                raise RouteError("Each priority is a whole number (lower is tried first).")
+            priorities[pk], active[pk] = int(text), bool(request.POST.get(f"active-{pk}"))
+            if request.POST.get(f"remove-{pk}"):
+                removed.add(pk)
+        routes_update(service=service, priorities=priorities, active=active, removed=removed, actor=signed_in(request))
+
+    def routes_view(self, request: HttpRequest, service_id: int) -> HttpResponse:
+        """The service's routes: their priorities, on/off and removal; and a search of the upstream services the
+        providers' syncs saw (by name, upstream id or provider) to add one as a route."""
         service = get_object_or_404(Service.objects.select_related("provider"), pk=service_id, provider__isnull=False)
         if not self.has_change_permission(request, service):
             raise PermissionDenied
-        if request.method == "POST":
+        if request.method == "POST" and "save" in request.POST:
+            try:
+                self._routes_save(request, service)
+            except RouteError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Saved the routes.")
+                return HttpResponseRedirect(reverse("admin:catalog_service_routes", args=[service.pk]))
+        elif request.method == "POST":
             route_id = record_id(request.POST.get("route"))
             route = Route.objects.select_related("provider").filter(pk=route_id).first() if route_id else None
             priority = str(request.POST.get("priority", "")).strip()
@@ -457,7 +430,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
                 messages.error(request, exc.message)
             else:
                 messages.success(request, f"Added route {added} to {service.name}.")
-                return HttpResponseRedirect(reverse("admin:catalog_service_change", args=[service.pk]))
+                return HttpResponseRedirect(reverse("admin:catalog_service_routes", args=[service.pk]))
         query = str(request.GET.get("q", "")).strip()[:200]
         candidates: list[Route] = []
         if query:
@@ -474,10 +447,25 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
                     candidates.append(route)
                 if len(candidates) >= ROUTE_CANDIDATES_SHOWN:
                     break
+        service.refresh_from_db()
+        current = [(route, _margin(service.rate, route.cost()), _features(route))
+                   for route in service.routes.select_related("provider").order_by("priority", "pk")]  # fmt: skip
         rows = [(route, _margin(service.rate, route.cost())) for route in candidates]
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "service": service,
-                   "title": f"Add a route to {service.name}", "query": query, "rows": rows}  # fmt: skip
-        return TemplateResponse(request, "admin/catalog/service/add_route.html", context)
+                   "title": f"Routes of {service.name}", "query": query, "rows": rows, "current": current}  # fmt: skip
+        return TemplateResponse(request, "admin/catalog/service/routes.html", context)
+
+    @admin.display(description="routes")
+    def routes_table(self, obj: Service) -> str:
+        routes = obj.routes.select_related("provider").order_by("priority", "pk")
+        rows = ((r.priority, "on" if r.is_active else "off", r.provider.name, r.upstream_id, r.cost(),
+                 _margin(obj.rate, r.cost()), f"{r.min_quantity}–{r.max_quantity}", _features(r),
+                 r.quarantined_until or "—") for r in routes)  # fmt: skip
+        body = format_html_join("", "<tr>" + "<td>{}</td>" * 9 + "</tr>", rows)
+        head = format_html_join("", "<th>{}</th>", ((h,) for h in ROUTE_COLUMNS))
+        link = format_html('<a href="{}">Order, switch, remove or add routes</a>',
+                           reverse("admin:catalog_service_routes", args=[obj.pk]))  # fmt: skip
+        return format_html("<table><tr>{}</tr>{}</table><p>{}</p>", head, body, link)
 
     def get_form(self, request: HttpRequest, obj: Service | None = None, change: bool = False, **kwargs: Any) -> Any:
         if self._manual(obj):
@@ -498,9 +486,8 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
 
     @admin.display(description="features")
     def features(self, obj: Service) -> str:
-        flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed),
-                 ("drip-feed by the panel", obj.panel_runs_dripfeed)]  # fmt: skip
-        return ", ".join(name for name, present in flags if present) or "—"
+        features = [] if (text := _features(obj)) == "—" else [text]
+        return ", ".join([*features, "drip-feed by the panel"]) if obj.panel_runs_dripfeed else text
 
     @admin.display(description="upstream rate", ordering="upstream_rate")
     def upstream_price(self, obj: Service) -> str:

@@ -385,13 +385,6 @@ def test_an_admin_lets_the_panel_run_dripfeed_for_a_service(admin_client):
         "name": service.name, "category": str(service.category_id), "description": "", "is_active": "on",
         "refill_days": "30", "panel_dripfeed": "on", "markup_percent": "", "fixed_rate": "2.000000",
     }  # fmt: skip
-    # The service page's routes, as they are.
-    routes = list(service.routes.order_by("priority"))
-    form |= {"routes-TOTAL_FORMS": str(len(routes)), "routes-INITIAL_FORMS": str(len(routes)),
-             "routes-MIN_NUM_FORMS": "0", "routes-MAX_NUM_FORMS": "1000"}  # fmt: skip
-    for n, route in enumerate(routes):
-        form |= {f"routes-{n}-id": str(route.pk), f"routes-{n}-service": str(service.pk),
-                 f"routes-{n}-priority": str(route.priority), f"routes-{n}-is_active": "on"}  # fmt: skip
     response = admin_client.post(reverse("admin:catalog_service_change", args=[service.pk]), form)
     assert response.status_code == 302
     service.refresh_from_db()

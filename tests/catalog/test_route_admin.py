@@ -28,7 +28,7 @@ def backup():
 
 
 def _add_route_url(service: Service) -> str:
-    return reverse("admin:catalog_service_add_route", args=[service.pk])
+    return reverse("admin:catalog_service_routes", args=[service.pk])
 
 
 @pytest.mark.parametrize("query", ["backup", "1", "script"])
@@ -51,7 +51,7 @@ def test_it_adds_a_route_and_shows_the_margin_of_every_route(admin_client, servi
     rate = Service.objects.get(pk=service.pk).rate
     for cost in (first, second):
         assert f"{((rate - cost) / cost * 100).quantize(Decimal('0.1'))}%" in page
-    assert "Add a route" in page
+    assert "Order, switch, remove or add routes" in page
 
 
 @pytest.mark.parametrize(
@@ -72,23 +72,25 @@ def test_it_refuses_what_cannot_be_added_and_changes_nothing(admin_client, servi
     assert list(service.routes.values_list("pk", flat=True)) == [own.pk]
 
 
-def test_the_priorities_set_on_the_service_page_order_its_routes(admin_client, services, backup):
+def test_the_priorities_set_on_the_routes_page_order_its_routes(admin_client, services, backup):
     service = services[1]
     own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
     admin_client.post(_add_route_url(service), {"route": other.pk})
     added = service.routes.get(provider=backup)
-    data = {"name": service.name, "category": service.category_id, "description": "", "is_active": "on",
-            "markup_percent": "", "fixed_rate": "", "refill_days": "30",
-            "routes-TOTAL_FORMS": "2", "routes-INITIAL_FORMS": "2", "routes-MIN_NUM_FORMS": "0",
-            "routes-MAX_NUM_FORMS": "1000",
-            "routes-0-id": own.pk, "routes-0-service": service.pk, "routes-0-priority": "5", "routes-0-is_active": "on",
-            "routes-1-id": added.pk, "routes-1-service": service.pk, "routes-1-priority": "0",
-            "routes-1-is_active": "on"}  # fmt: skip
-    response = admin_client.post(reverse("admin:catalog_service_change", args=[service.pk]), data)
-    assert response.status_code == 302
+    data = {"save": "1", f"priority-{own.pk}": "5", f"active-{own.pk}": "on", f"priority-{added.pk}": "0",
+            f"active-{added.pk}": "on"}  # fmt: skip
+    assert admin_client.post(_add_route_url(service), data).status_code == 302
     fresh = Service.objects.get(pk=service.pk)
     assert (fresh.provider, fresh.upstream_rate, fresh.rate) == (backup, Decimal("0.5"), Decimal("0.750000"))
     assert [r.provider.name for r in fresh.routes.select_related("provider").order_by("priority")] == ["Backup", "Sim"]
+
+    refused = admin_client.post(_add_route_url(service), {**data, f"priority-{own.pk}": "soon"}, follow=True)
+    assert "Each priority is a whole number" in refused.content.decode()
+    last = admin_client.post(_add_route_url(service), {**data, f"remove-{own.pk}": "on", f"remove-{added.pk}": "on"},
+                             follow=True)  # fmt: skip
+    assert "keeps at least one route" in last.content.decode() and fresh.routes.count() == 2
+    assert admin_client.post(_add_route_url(service), {**data, f"remove-{own.pk}": "on"}).status_code == 302
+    assert [r.provider.name for r in fresh.routes.select_related("provider")] == ["Backup"]
 
 
 def test_staff_who_may_not_change_services_cannot_add_routes(client, services, backup):
@@ -103,3 +105,18 @@ def test_staff_who_may_not_change_services_cannot_add_routes(client, services, b
 def test_a_manual_service_has_no_routes_to_add(admin_client):
     manual = ServiceFactory.create(provider=None, upstream_id=None)
     assert admin_client.get(_add_route_url(manual)).status_code == 404
+
+
+def test_the_catalog_role_orders_routes_and_adds_them(client, services, backup):
+    from django.contrib.auth.models import Group
+
+    staff = UserFactory.create(is_staff=True)
+    staff.groups.add(Group.objects.get(name="Catalog"))
+    client.force_login(staff)
+    client = second_factor_confirmed(client, staff)
+    service = services[1]
+    page = client.get(reverse("admin:catalog_service_change", args=[service.pk])).content.decode()
+    assert "Order, switch, remove or add routes" in page
+    candidate = Route.objects.get(provider=backup, upstream_id=1)
+    assert client.post(_add_route_url(service), {"route": candidate.pk, "priority": "0"}).status_code == 302
+    assert service.routes.filter(provider=backup, priority=0).exists()

@@ -194,3 +194,12 @@ def test_orders_the_provider_reports_failed_count_against_their_route(alice, ser
     simulator.script_reply(f"{{{failing}}}")
     poll_statuses(everything=True)
     assert Route.objects.get(pk=first.pk).quarantined_until is not None
+
+
+def test_with_every_route_off_it_waits_held_and_sends_nothing(alice, service, simulator, second):
+    Route.objects.filter(service=service).update(is_active=False)
+    order = _place(alice, service)
+    assert (order.submission, order.status) == ("held", "Pending")
+    assert order.last_error.startswith("No route can take this order now")
+    assert not simulator.calls_for("add") and not second.calls_for("add")
+    assert Wallet.objects.get(user=alice).balance == Decimal(100) - order.charge
