@@ -278,6 +278,11 @@ def _margin(rate: Decimal, cost: Decimal) -> str:
     return "—" if not cost else f"{((rate - cost) / cost * 100).quantize(Decimal('0.1'))}%"
 
 
+def _route_margin(rate: Decimal, cost: Decimal) -> str:
+    """A route's margin at the service's rate; one costing more is said to be never used (pricing fails closed)."""
+    return f"{_margin(rate, cost)} (too dear: never used)" if cost > rate else _margin(rate, cost)
+
+
 def _features(obj: Service | Route) -> str:
     flags = [("refill", obj.refill), ("cancel", obj.cancel), ("drip-feed", obj.dripfeed)]
     return ", ".join(name for name, present in flags if present) or "—"
@@ -448,9 +453,9 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
                 if len(candidates) >= ROUTE_CANDIDATES_SHOWN:
                     break
         service.refresh_from_db()
-        current = [(route, _margin(service.rate, route.cost()), _features(route))
+        current = [(route, _route_margin(service.rate, route.cost()), _features(route))
                    for route in service.routes.select_related("provider").order_by("priority", "pk")]  # fmt: skip
-        rows = [(route, _margin(service.rate, route.cost())) for route in candidates]
+        rows = [(route, _route_margin(service.rate, route.cost())) for route in candidates]
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "service": service,
                    "title": f"Routes of {service.name}", "query": query, "rows": rows, "current": current}  # fmt: skip
         return TemplateResponse(request, "admin/catalog/service/routes.html", context)
@@ -459,7 +464,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
     def routes_table(self, obj: Service) -> str:
         routes = obj.routes.select_related("provider").order_by("priority", "pk")
         rows = ((r.priority, "on" if r.is_active else "off", r.provider.name, r.upstream_id, r.cost(),
-                 _margin(obj.rate, r.cost()), f"{r.min_quantity}–{r.max_quantity}", _features(r),
+                 _route_margin(obj.rate, r.cost()), f"{r.min_quantity}–{r.max_quantity}", _features(r),
                  r.quarantined_until or "—") for r in routes)  # fmt: skip
         body = format_html_join("", "<tr>" + "<td>{}</td>" * 9 + "</tr>", rows)
         head = format_html_join("", "<th>{}</th>", ((h,) for h in ROUTE_COLUMNS))

@@ -159,6 +159,11 @@ class Order(models.Model):
         """A drip-feed the panel runs itself: its runs are child orders."""
         return self.submission == self.Submission.DRIP
 
+    @property
+    def placed_on(self) -> Route | Service:
+        """What tells what its provider does (refill, cancel): the route it was placed on, else its service."""
+        return self.route if self.route is not None else self.service
+
 
 class ForwardAttempt(models.Model):
     """One try to place an order on one route of its service, and what the provider answered (operators only)."""

@@ -24,7 +24,7 @@ def customer_orders(*, user: User) -> QuerySet[Order]:
 
 def order_of(*, user: User, order_id: object) -> Order | None:
     """The customer's own order with this id (as the client wrote it), with its service; else None."""
-    return customer_orders(user=user).select_related("service").filter(pk=record_id(order_id) or 0).first()
+    return customer_orders(user=user).select_related("service", "route").filter(pk=record_id(order_id) or 0).first()
 
 
 class OrderState(NamedTuple):
@@ -93,7 +93,7 @@ def orders_for_user(*, user: User, status: str = "", search: str = "") -> QueryS
         .values("done")
     )
     return (
-        orders.select_related("service")
+        orders.select_related("service", "route")
         .annotate(
             refill_in_flight=Exists(open_refills),
             cancel_in_flight=Exists(open_cancels),

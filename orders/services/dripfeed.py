@@ -130,7 +130,7 @@ def dripfeed_cancel(*, order: Order) -> bool:
     if parent is None:
         return False
     Order.objects.filter(pk=parent.pk).update(next_run_at=None, reason=STOPPED_REASON, updated_at=timezone.now())
-    for child in parent.children.exclude(status__in=Order.FINAL).select_related("service"):
+    for child in parent.children.exclude(status__in=Order.FINAL).select_related("service", "route"):
         if child.submission in UNSENT:
             order_close(
                 order=child,
@@ -138,7 +138,7 @@ def dripfeed_cancel(*, order: Order) -> bool:
                 note=gettext_noop("Canceled before it was sent"),
                 where=Q(submission__in=UNSENT),
             )
-        elif child.submission == Submission.SENT and child.service.cancel:
+        elif child.submission == Submission.SENT and child.placed_on.cancel:
             try:
                 with transaction.atomic():
                     CancelRequest.objects.create(order=child)

@@ -45,9 +45,11 @@ def _customer_order(user: User, order_id: object) -> Order:
 
 
 def refill_allowed(order: Order, *, refill_in_flight: bool = False) -> bool:
-    """A delivered order of a refill service, inside the service's refill window, with no refill in flight."""
+    """A delivered order of a service sold with refill, placed on a route whose provider refills, inside the
+    service's refill window, with no refill in flight."""
     return (
         order.service.refill
+        and order.placed_on.refill
         and order.status in (Status.COMPLETED, Status.PARTIAL)
         and order.upstream_id is not None
         and order.completed_at is not None
@@ -58,12 +60,12 @@ def refill_allowed(order: Order, *, refill_in_flight: bool = False) -> bool:
 
 def cancel_allowed(order: Order) -> bool:
     """An unfinished order never sent (canceled here, whatever the service says), a drip-feed the panel runs (its
-    unsent runs are canceled here), or sent to a service that cancels."""
+    unsent runs are canceled here), or sent on a route whose provider cancels."""
     if order.is_final:
         return False
     if order.submission in UNSENT or order.is_drip:
         return True
-    return order.submission == Submission.SENT and order.service.cancel
+    return order.submission == Submission.SENT and order.placed_on.cancel
 
 
 def refill_request(*, user: User, order_id: object) -> Refill:

@@ -24,7 +24,10 @@ logger = logging.getLogger(__name__)
 Submission = Order.Submission
 Status = Order.Status
 Attempt = ForwardAttempt.Outcome
-NO_ROUTE = "No route can take this order now (each is off, in quarantine, too dear or outside its limits)."
+NO_ROUTE = (
+    "No route can take this order now (each is off, in quarantine, too dear, outside its limits, or without the "
+    "drip-feed it needs)."
+)
 # What customers read when a provider refused an order for good; its own words stay with operators.
 # Reasons and ledger notes are stored in English and translated when a page shows them.
 _CUSTOMER_REASONS = {
@@ -97,8 +100,11 @@ def _targets(order: Order, now: datetime) -> list[_Target] | None:
     return [
         _Target(provider=route.provider, upstream_service_id=route.upstream_id, route=route)
         for route in routes_usable(service=order.service, now=now)
-        # Fail closed: a route costing more than this customer pays, or that cannot take this quantity, is skipped.
-        if route.cost() <= order.rate and (not counted or route.min_quantity <= per_run <= route.max_quantity)
+        # Fail closed: a route costing more than this customer pays, or that cannot take this quantity, is skipped;
+        # so is one whose provider has no drip-feed for an order sent with runs (it would deliver one run only).
+        if route.cost() <= order.rate
+        and (not counted or route.min_quantity <= per_run <= route.max_quantity)
+        and (route.dripfeed or not order.runs)
     ]
 
 

@@ -136,6 +136,7 @@ def test_a_customer_asks_about_an_order_and_reads_the_answer(page, staff_page, l
     expect(staff_page.locator(".ticket-message.from-customer")).to_contain_text(body)
     expect(staff_page.locator(".ticket-message a")).to_have_count(0)  # the customer's link is text
     expect(staff_page.locator(f".ticket-orders tr[data-order='{order.pk}']")).to_contain_text(str(order.upstream_id))
+    staff_page.wait_for_load_state("load")  # the deferred script that fills canned replies has run
     staff_page.fill("#id_body", "Hello alice,")
     staff_page.select_option("#id_canned", label="Speeding up")
     expect(staff_page.locator("#id_body")).to_have_value(f"Hello alice,\n\n{CANNED}")

@@ -120,3 +120,15 @@ def test_the_catalog_role_orders_routes_and_adds_them(client, services, backup):
     candidate = Route.objects.get(provider=backup, upstream_id=1)
     assert client.post(_add_route_url(service), {"route": candidate.pk, "priority": "0"}).status_code == 302
     assert service.routes.filter(provider=backup, priority=0).exists()
+
+
+def test_a_route_dearer_than_the_service_is_marked_never_used(admin_client, services, backup):
+    youtube = services[4]  # the backup's service 4 costs 2.5 per 1000: dearer than the followers' 1.35
+    followers = services[1]
+    candidate = Route.objects.get(provider=backup, upstream_id=youtube.upstream_id)
+    admin_client.post(_add_route_url(followers), {"route": candidate.pk})
+    page = admin_client.get(_add_route_url(followers)).content.decode()
+    row = next(part for part in page.split("<tr>") if "<td>Backup</td>" in part)
+    assert "-46.0% (too dear: never used)" in row
+    own = next(part for part in page.split("<tr>") if "<td>Sim</td>" in part)
+    assert "50.0%" in own and "never used" not in own

@@ -11,12 +11,21 @@ from catalog.models import Route
 from catalog.services.routes import route_add
 from catalog.services.sync import catalog_sync
 from orders.models import ForwardAttempt, Order
-from orders.services.followups import cancel_request, cancels_forward, refill_request, refills_forward
+from orders.services.followups import (
+    cancel_allowed,
+    cancel_request,
+    cancels_forward,
+    refill_allowed,
+    refill_request,
+    refills_forward,
+)
 from orders.services.forwarding import order_forward
 from orders.services.placement import order_place
 from orders.services.polling import poll_statuses
+from orders.validation import OrderError
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import ProviderFactory
+from upstream.messages import CANCEL_DISABLED, REFILL_DISABLED
 from upstream.simulator import FakeClock, Simulator
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +212,65 @@ def test_with_every_route_off_it_waits_held_and_sends_nothing(alice, service, si
     assert order.last_error.startswith("No route can take this order now")
     assert not simulator.calls_for("add") and not second.calls_for("add")
     assert Wallet.objects.get(user=alice).balance == Decimal(100) - order.charge
+
+
+def test_refill_and_cancel_follow_what_the_route_it_was_placed_on_offers(alice, service, simulator, second):
+    second.catalog[0].refill = second.catalog[0].cancel = False  # the backup provider neither refills nor cancels
+    catalog_sync(provider=Route.objects.get(service=service, priority=1).provider)
+    simulator.faults.out_of_funds = True
+    second.force_outcome = "Completed"
+    done = _place(alice, service)
+    second.force_outcome = None
+    pending = _place(alice, service)
+    second.clock.advance(3600)
+    poll_statuses(everything=True)
+    done, pending = (Order.objects.select_related("service", "route").get(pk=o.pk) for o in (done, pending))
+    assert (done.status, done.route.provider.name, done.service.refill, done.service.cancel) == (
+        "Completed", "Backup", True, True)  # fmt: skip
+    assert not refill_allowed(done) and not cancel_allowed(pending)
+    with pytest.raises(OrderError, match=REFILL_DISABLED):
+        refill_request(user=alice, order_id=done.pk)
+    with pytest.raises(OrderError, match=CANCEL_DISABLED):
+        cancel_request(user=alice, order_id=pending.pk)
+    refills_forward()
+    cancels_forward()
+    assert not second.calls_for("refill") and not second.calls_for("cancel")
+
+    simulator.faults.out_of_funds = False  # placed on the first route, which does both
+    on_first = Order.objects.select_related("service", "route").get(pk=_place(alice, service).pk)
+    assert on_first.route.provider.name == "Sim" and cancel_allowed(on_first)
+
+
+@pytest.fixture
+def drip_service(services, second):
+    """Service 2 (drip-feed at the provider), with the backup provider's service 2, which has none, as its second
+    route."""
+    second.catalog[1].dripfeed = False
+    backup = ProviderFactory.create(name="Backup", api_url=second.url, api_key=SIMULATOR_KEY)
+    catalog_sync(provider=backup)
+    route_add(service=services[2], provider=backup, upstream_id=2, actor=None)
+    return services[2]
+
+
+def test_a_drip_feed_sent_with_runs_never_fails_over_to_a_route_without_drip_feed(
+    alice, drip_service, simulator, second
+):
+    simulator.faults.out_of_funds = True
+    params = {"link": LINK, "quantity": "100", "runs": "5", "interval": "30"}
+    drip = order_place(user=alice, service_id=drip_service.pk, params=params)
+    plain = order_place(user=alice, service_id=drip_service.pk, params={"link": LINK, "quantity": "100"})
+    for order in (drip, plain):
+        order_forward(order_id=order.pk)
+    drip, plain = (Order.objects.select_related("provider").get(pk=o.pk) for o in (drip, plain))
+    assert (drip.submission, drip.provider.name, drip.upstream_id) == ("held", "Sim", None)
+    assert _attempts(drip) == [("Sim", "held")]
+    assert (plain.submission, plain.provider.name) == ("sent", "Backup")  # an order without runs may go there
+    assert [add.params.get("runs") for add in second.calls_for("add")] == [None]
+
+    simulator.faults.out_of_funds = False
+    Order.objects.filter(pk=drip.pk).update(next_attempt_at=None)
+    order_forward(order_id=drip.pk)
+    adds = [add for add in simulator.calls_for("add") if "runs" in add.params]
+    assert len(adds) == 2 and adds[0].params == adds[1].params  # the held try, then the one that went through
+    assert (adds[1].params["runs"], adds[1].params["interval"], adds[1].params["quantity"]) == ("5", "30", "100")
+    assert Order.objects.get(pk=drip.pk).submission == "sent"
