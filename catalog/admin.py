@@ -280,7 +280,8 @@ def _margin(rate: Decimal, cost: Decimal) -> str:
 
 def _route_margin(rate: Decimal, cost: Decimal) -> str:
     """A route's margin at the service's rate; one costing more is said to be never used (pricing fails closed)."""
-    return f"{_margin(rate, cost)} (too dear: never used)" if cost > rate else _margin(rate, cost)
+    margin = _margin(rate, cost)
+    return f"{margin} (too dear: never used)" if cost > rate else margin
 
 
 def _features(obj: Service | Route) -> str:

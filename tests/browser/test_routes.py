@@ -49,7 +49,7 @@ def test_catalog_staff_add_a_backup_route_and_put_it_first(page: Page, live_serv
     page.fill("#route-search", "backup")
     page.get_by_role("button", name="Search").click()
     candidate = page.locator("tr", has=page.get_by_label("Backup")).filter(has_text="Instagram").first
-    expect(candidate).to_contain_text("0.8 USD")
+    expect(candidate).to_contain_text("0.80 USD")
     candidate.locator("input[type=radio]").check()
     shot(page, "admin-routes-search")
     page.get_by_role("button", name="Add this route").click()

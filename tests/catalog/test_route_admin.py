@@ -132,3 +132,10 @@ def test_a_route_dearer_than_the_service_is_marked_never_used(admin_client, serv
     assert "-46.0% (too dear: never used)" in row
     own = next(part for part in page.split("<tr>") if "<td>Sim</td>" in part)
     assert "50.0%" in own and "never used" not in own
+
+
+def test_round_rates_read_as_numbers_on_the_routes_page(admin_client, services, backup):
+    Route.objects.filter(provider=backup, upstream_id=6).update(upstream_rate=Decimal(10))
+    page = admin_client.get(_add_route_url(services[1]), {"q": "Custom Comments"}).content.decode()
+    row = next(part for part in page.split("<tr>") if "<label" in part and "Backup" in part)
+    assert "<td>10.00 USD</td>" in row and "E+" not in page
