@@ -1,3 +1,6 @@
+import logging
+import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -122,3 +125,51 @@ def _ledger_stays_balanced(request):
     from billing.services import ledger_mismatches
 
     assert [(w.holder_name, w.balance) for w in ledger_mismatches()] == [], "a wallet disagrees with its ledger"
+
+
+# The fuzz (tests/fuzz): fixed seeds, and a fresh one each run, printed so that a failure can be replayed with
+# FUZZ_SEED=N (which then stands in for the fresh one); FUZZ_REQUESTS sets how many requests each seed sends.
+FUZZ_FIXED_SEEDS = (20261202,)
+FUZZ_FRESH_SEED = int(os.environ.get("FUZZ_SEED") or secrets.randbelow(2**32))
+FUZZ_REQUESTS = int(os.environ.get("FUZZ_REQUESTS") or 10_000)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"fuzz: seeds {', '.join(map(str, FUZZ_FIXED_SEEDS))} and fresh {FUZZ_FRESH_SEED} (replay: FUZZ_SEED=N)"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fuzz_seed" in metafunc.fixturenames:
+        seeds = [*FUZZ_FIXED_SEEDS, FUZZ_FRESH_SEED]
+        metafunc.parametrize("fuzz_seed", seeds, ids=[f"seed{seed}" for seed in seeds])
+
+
+@pytest.fixture
+def fuzz_requests() -> int:
+    return FUZZ_REQUESTS
+
+
+class _Alarming(logging.Handler):
+    """Keeps what the log must never show: an error, or any record with a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.seen: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR or record.exc_info:
+            self.seen.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_error(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The API's catch-all answers a client "Incorrect request" for an exception nobody foresaw: reaching it is a bug,
+    so a test in which it is reached fails (a test that reaches it on purpose is marked unexpected_error_expected)."""
+    handler = _Alarming()
+    logger = logging.getLogger("api.transport")
+    logger.addHandler(handler)
+    yield
+    logger.removeHandler(handler)
+    if not request.node.get_closest_marker("unexpected_error_expected"):
+        caught = [record.getMessage() for record in handler.seen if "unexpected error" in record.getMessage()]
+        assert not caught, f"the API's catch-all was reached: {caught}"

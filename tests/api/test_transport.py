@@ -126,7 +126,8 @@ def test_every_error_is_an_http_200_with_the_protocols_string(error, message, ca
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
-def test_an_unexpected_error_is_logged_with_its_traceback_and_answered_plainly(client, key, monkeypatch, caplog):
+@pytest.mark.unexpected_error_expected
+def test_an_unexpected_error_is_logged_as_critical_with_its_traceback_and_answered_plainly(client, key, monkeypatch, caplog):
     def broken(user, params):
         raise RuntimeError("the disk is on fire")
 
@@ -134,7 +135,7 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_answered_plainly(c
     response = client.post(URL, {"key": key, "action": "balance"})
     assert response.status_code == 200 and response.json() == {"error": "Incorrect request"}
     [record] = [record for record in caplog.records if record.levelno >= logging.ERROR]
-    assert record.exc_info and "the disk is on fire" in caplog.text and "Traceback" in caplog.text
+    assert record.levelno == logging.CRITICAL and record.exc_info and "the disk is on fire" in caplog.text and "Traceback" in caplog.text
 
 
 def _random_bytes(seed: int) -> bytes:
