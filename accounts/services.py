@@ -110,8 +110,8 @@ def api_key_user(*, key: str) -> User | None:
 
     One query, which reads the user's wallet along (user.wallet): an API request needs no other to answer `balance`.
     """
-    if len(key) <= KEY_PREFIX_LENGTH:
-        return None
+    if len(key) <= KEY_PREFIX_LENGTH or not (key.isascii() and key.isprintable()):
+        return None  # not one of ours, whatever it is (a NUL byte would not even reach the query)
     user = next(iter(User.objects.raw(_key_lookup(), [key[:KEY_PREFIX_LENGTH]])), None)
     if user is None or not hmac.compare_digest(getattr(user, _SECRET), _digest(key[KEY_PREFIX_LENGTH:])):
         return None

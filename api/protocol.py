@@ -11,6 +11,7 @@ from orders.models import Refill
 from orders.selectors import OrderState
 from panel.errors import ApplicationError
 from panel.money import AMOUNT_QUANTUM, RATE_QUANTUM
+from panel.text import encodable
 from upstream.messages import INCORRECT_REQUEST, TOO_MANY_IDS
 from upstream.protocol import BATCH_LIMIT
 
@@ -44,6 +45,9 @@ def request_params(request: Request) -> dict[str, str]:
         params.update((key, str(value)) for key, value in request.POST.items())
     else:
         params.update({str(key): text for key, value in body.items() if (text := _text(value)) is not None})
+        if not all(encodable(name) and encodable(value) for name, value in params.items()):
+            # A lone surrogate (`"\\ud800"`): JSON that is not Unicode text, which no answer could even echo.
+            raise ApiError(INCORRECT_REQUEST)
     return params
 
 

@@ -29,6 +29,7 @@ from accounts.services import api_key_user
 from api.protocol import request_params
 from panel.errors import ApplicationError
 from panel.ratelimit import allow, allow_unless_blocked, client_address
+from panel.text import storable
 from upstream.messages import INCORRECT_REQUEST, INVALID_KEY, TOO_MANY_REQUESTS
 
 logger = logging.getLogger(__name__)
@@ -143,8 +144,8 @@ class KeyThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         key = params_of(request).get("key", "").strip()
-        if not key:
-            return True  # nothing to count: the key check refuses it
+        if not key or not storable(key):
+            return True  # nothing to count (a lone surrogate cannot even name a cache entry): the key check refuses it
         return allow_unless_blocked(
             name=f"api:{key[:32]}",
             limit=settings.API_RATE_LIMIT,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import exceptions
 from rest_framework.parsers import FormParser
@@ -147,6 +148,11 @@ ACTIONS: dict[str, Callable[[User, Params], Any]] = {
 }
 
 
+def _declared_length(request: Request) -> int:
+    length = str(request.META.get("CONTENT_LENGTH") or "0")
+    return int(length) if length.isascii() and length.isdigit() else 0
+
+
 class ApiV2View(APIView):
     """POST (form, multipart or JSON) or GET, `key` and `action` in the body or the query string."""
 
@@ -173,6 +179,9 @@ class ApiV2View(APIView):
         # the throttle before the key lookup (an address refused for made-up keys costs no query).
         if request.method not in ("GET", "POST"):
             raise exceptions.MethodNotAllowed(str(request.method))
+        if _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            # Django caps only the fields of a multipart body; a form or JSON body would be read whole.
+            raise RequestDataTooBig()
         self.format_kwarg = None
         request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
         self.check_throttles(request)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_noop
 
 from catalog.models import Service
 from panel.errors import ApplicationError
+from panel.text import storable
 from upstream.messages import (
     DRIPFEED_DISABLED,
     INCORRECT_LINK,
@@ -61,8 +62,12 @@ def clean_link(value: str) -> str:
     link = value.strip()
     if not link or len(link) > 2000 or any(char.isspace() or not char.isprintable() for char in link):
         raise OrderError(INCORRECT_LINK, field="link")
-    parts = urlsplit(link if "://" in link else f"https://{link}")
-    host = parts.hostname or ""
+    try:
+        # Brackets that are not an IPv6 address ("https://[]", "http://[::1") make urlsplit or hostname raise.
+        parts = urlsplit(link if "://" in link else f"https://{link}")
+        host = parts.hostname or ""
+    except ValueError:
+        raise OrderError(INCORRECT_LINK, field="link") from None
     if parts.scheme not in ("http", "https") or "." not in host or host.startswith(".") or host.endswith("."):
         raise OrderError(INCORRECT_LINK, field="link")
     return link
@@ -113,13 +118,13 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
         text = params.get(name, "").replace("\r\n", "\n").strip()
         if not text and not draft:
             raise OrderError(MISSING_FIELD[name], field=name)
-        if "\x00" in text:
+        if not storable(text):
             raise OrderError(INVALID_CHARACTERS, field=name)
         fields[name] = "\n".join(_lines(text)) if name in LINE_FIELDS else text
     for name in kind.optional:
         if params.get(name, "").strip():
             fields[name] = params[name].strip()
-            if "\x00" in fields[name]:
+            if not storable(fields[name]):
                 raise OrderError(INVALID_CHARACTERS, field=name)
     if not draft:
         _web_traffic(fields)

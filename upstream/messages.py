@@ -30,8 +30,10 @@ TOO_MANY_REQUESTS = gettext_noop("Too many requests")
 
 # Our endpoint's own.
 IDEMPOTENCY_REUSED = gettext_noop("Idempotency key reused with different parameters")
-IDEMPOTENCY_KEY_LENGTH = gettext_noop("The idempotency key must be 1 to 64 characters.")
-INVALID_CHARACTERS = gettext_noop("The text contains a character that cannot be stored (a NUL byte).")
+IDEMPOTENCY_KEY_LENGTH = gettext_noop("The idempotency key must be 1 to 64 printable characters.")
+INVALID_CHARACTERS = gettext_noop(
+    "The text contains a character that cannot be stored (a NUL byte or a lone surrogate)."
+)
 ACCOUNT_ON_HOLD = gettext_noop(
     "Your account is on hold: a payment was taken back and the balance did not cover it. Contact support."
 )

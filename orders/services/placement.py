@@ -129,7 +129,7 @@ def order_place_once(
 
     Returns the order and whether this call placed it (False for a repeat).
     """
-    if not 0 < len(key) <= 64:
+    if not 0 < len(key) <= 64 or not key.isprintable():  # NUL, controls and lone surrogates are not printable
         raise OrderError(IDEMPOTENCY_KEY_LENGTH)
     fingerprint = _fingerprint(service_id, params)
     earlier = _placed_with_key(user, key, fingerprint)

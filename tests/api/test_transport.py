@@ -127,7 +127,9 @@ def test_every_error_is_an_http_200_with_the_protocols_string(error, message, ca
 
 
 @pytest.mark.unexpected_error_expected
-def test_an_unexpected_error_is_logged_as_critical_with_its_traceback_and_answered_plainly(client, key, monkeypatch, caplog):
+def test_an_unexpected_error_is_logged_as_critical_with_its_traceback_and_answered_plainly(
+    client, key, monkeypatch, caplog
+):
     def broken(user, params):
         raise RuntimeError("the disk is on fire")
 
@@ -135,7 +137,8 @@ def test_an_unexpected_error_is_logged_as_critical_with_its_traceback_and_answer
     response = client.post(URL, {"key": key, "action": "balance"})
     assert response.status_code == 200 and response.json() == {"error": "Incorrect request"}
     [record] = [record for record in caplog.records if record.levelno >= logging.ERROR]
-    assert record.levelno == logging.CRITICAL and record.exc_info and "the disk is on fire" in caplog.text and "Traceback" in caplog.text
+    assert record.levelno == logging.CRITICAL and record.exc_info
+    assert "the disk is on fire" in caplog.text and "Traceback" in caplog.text
 
 
 def _random_bytes(seed: int) -> bytes:
