@@ -36,6 +36,9 @@ CADDYFILE = """{{
 	storage file_system {storage}
 	http_port {http_port}
 	https_port {https_port}
+	servers {{
+		max_header_size 64KiB
+	}}
 }}
 
 localhost:{https_port} {{
@@ -60,6 +63,7 @@ class Topology:
     customer: str
     password: str
     env: dict[str, str]
+    log_dir: Path  # each process's output, NAME.log
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def manage(self, *args: str) -> str:
@@ -139,7 +143,7 @@ def production_topology(*, log_dir: Path | None = None) -> Iterator[Topology]:
     }
     topology = Topology(url=url, ca_file=work / "caddy" / "pki" / "authorities" / "local" / "root.crt",
                         database_url=database_url, api_key="", customer="bob", password=secrets.token_urlsafe(16),
-                        env=env)  # fmt: skip
+                        env=env, log_dir=log_dir)  # fmt: skip
     try:
         for db in (6, 7):
             subprocess.run(["redis-cli", "-u", f"{REDIS}/{db}", "FLUSHDB"], check=True, capture_output=True)  # noqa: S603,S607

@@ -1,18 +1,23 @@
 """The production topology, checked from outside: Caddy (TLS) in front of gunicorn with production settings,
 Postgres, Redis, a Celery worker and one beat (scripts/production_topology.py; `make production-check`)."""
 
+import json
 import os
+import random
 import re
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from production_topology import CADDY, Topology, production_topology
+
+from tests.fuzz.junk import CONTENT_TYPES, form_safe, junk_body, mutated
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -104,3 +109,51 @@ def test_an_order_placed_through_the_proxy_is_forwarded_by_the_worker(deployment
         time.sleep(0.5)
     assert submission == "sent" and upstream_id is not None
     assert "Every wallet matches its ledger." in deployment.manage("check_ledger")
+
+
+DEPLOYED_FUZZ_REQUESTS = 1000  # per seed: through TLS and gunicorn each costs more than the in-process fuzz's
+
+
+def test_hostile_api_requests_through_the_proxy_log_no_error(deployment, fuzz_seed):
+    """tests/fuzz/test_api_v2.py's kinds of junk, sent as a real client sends them to the real stack: the bodies
+    reach gunicorn's stream, not the test client's. Every answer is HTTP 200 JSON, and gunicorn logs no error."""
+    rnd = random.Random(fuzz_seed)
+    web_log = deployment.log_dir / "web.log"
+    log_start = web_log.stat().st_size
+    service_id = deployment.sql("SELECT id FROM catalog_service WHERE type = 'Default' AND is_active ORDER BY id")[0][0]
+    orders_before = deployment.sql("SELECT count(*) FROM orders_order")[0][0]
+    session, placed = _session(deployment), 0
+    for index in range(DEPLOYED_FUZZ_REQUESTS):
+        action = rnd.choice(["add", "status", "balance", "cancel"])
+        valid = {"key": deployment.api_key, "action": action, "service": service_id,
+                 "link": "https://instagram.com/p/fuzz", "quantity": 100, "order": 1}  # fmt: skip
+        params = mutated(rnd, valid, list(valid))
+        encoding = rnd.choice(["form", "multipart", "json", "bytes"])
+        url = deployment.url + "/api/v2"
+        if encoding == "form":
+            answer = session.post(url, data=form_safe(params), timeout=10)
+        elif encoding == "multipart":
+            answer = session.post(url, files={name: (None, value) for name, value in form_safe(params).items()})
+        elif encoding == "json":
+            body = json.dumps(params, default=str)
+            answer = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+        else:
+            # Within Caddy's max_header_size (the test below goes past it).
+            query = urlencode(form_safe({"key": params.get("key", ""), "action": params.get("action", "")}))[:16_000]
+            headers = {"Content-Type": rnd.choice(CONTENT_TYPES)}
+            answer = session.post(f"{url}?{query}", data=junk_body(rnd), headers=headers, timeout=10)
+        replay = f"seed {fuzz_seed}, request {index} ({encoding}): {params!r}"[:2000]
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/json"), replay
+        placed += "order" in answer.json() and params.get("action") == "add"
+    logged = web_log.read_bytes()[log_start:].decode(errors="replace")
+    assert not re.search(r"\b(ERROR|CRITICAL)\b|Traceback", logged), logged[-3000:]
+    assert deployment.sql("SELECT count(*) FROM orders_order")[0][0] == orders_before + placed
+    assert "Every wallet matches its ledger." in deployment.manage("check_ledger")
+
+
+def test_a_request_line_past_the_proxys_limit_is_refused_by_the_proxy_not_cut_off(deployment):
+    url = f"{deployment.url}/api/v2?{urlencode({'key': 'k' * 100_000, 'action': 'balance'})}"
+    assert _session(deployment).post(url, data=b"x" * 100_000, timeout=10).status_code == 431
+    long_but_allowed = f"{deployment.url}/api/v2?{urlencode({'key': 'k' * 20_000, 'action': 'balance'})}"
+    answer = _session(deployment).post(long_but_allowed, timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"error": "Invalid API key"}
