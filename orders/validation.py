@@ -52,6 +52,7 @@ MISSING_FIELD = {
 _DIGITS = re.compile(r"[0-9]{1,12}")
 MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30  # minutes
+MAX_LINE = 2000  # characters in a link, and in each line of a comment, a username, a keyword...
 
 
 def _lines(text: str) -> list[str]:
@@ -60,7 +61,7 @@ def _lines(text: str) -> list[str]:
 
 def clean_link(value: str) -> str:
     link = value.strip()
-    if not link or len(link) > 2000 or any(char.isspace() or not char.isprintable() for char in link):
+    if not link or len(link) > MAX_LINE or any(char.isspace() or not char.isprintable() for char in link):
         raise OrderError(INCORRECT_LINK, field="link")
     try:
         # Brackets that are not an IPv6 address ("https://[]", "http://[::1") make urlsplit or hostname raise.
@@ -71,6 +72,15 @@ def clean_link(value: str) -> str:
     if parts.scheme not in ("http", "https") or "." not in host or host.startswith(".") or host.endswith("."):
         raise OrderError(INCORRECT_LINK, field="link")
     return link
+
+
+def _field_text(name: str, text: str) -> str:
+    """A type's own field as it is stored and sent upstream: storable, and no line longer than a link may be."""
+    if not storable(text):
+        raise OrderError(INVALID_CHARACTERS, field=name)
+    if any(len(line) > MAX_LINE for line in text.split("\n")):
+        raise OrderError(gettext_noop("At most %(max)s characters per line."), field=name, max=MAX_LINE)
+    return text
 
 
 def _whole(value: str | None) -> int | None:
@@ -118,14 +128,10 @@ def order_spec(service: Service, params: Mapping[str, str], *, draft: bool = Fal
         text = params.get(name, "").replace("\r\n", "\n").strip()
         if not text and not draft:
             raise OrderError(MISSING_FIELD[name], field=name)
-        if not storable(text):
-            raise OrderError(INVALID_CHARACTERS, field=name)
-        fields[name] = "\n".join(_lines(text)) if name in LINE_FIELDS else text
+        fields[name] = _field_text(name, "\n".join(_lines(text)) if name in LINE_FIELDS else text)
     for name in kind.optional:
         if params.get(name, "").strip():
-            fields[name] = params[name].strip()
-            if not storable(fields[name]):
-                raise OrderError(INVALID_CHARACTERS, field=name)
+            fields[name] = _field_text(name, params[name].strip())
     if not draft:
         _web_traffic(fields)
     if "answer_number" in fields and not draft and _whole(fields["answer_number"]) is None:

@@ -149,3 +149,12 @@ def test_a_body_past_the_upload_limit_is_an_incorrect_request_logged_once(
     [record] = quiet_log()
     assert record.levelno == logging.INFO
     _nothing_moved(alice)
+
+
+def test_a_line_longer_than_a_link_may_be_is_refused(client, key, alice, comments_service, quiet_log):
+    comments = "\n".join(["one", "two", "x" * 2001, "four", "five"])
+    body = {"key": key, "action": "add", "service": comments_service.pk, "link": "https://x.com/a",
+            "comments": comments}  # fmt: skip
+    assert client.post(URL, body).json() == {"error": "At most 2000 characters per line."}
+    assert quiet_log() == []
+    _nothing_moved(alice)
