@@ -1,10 +1,10 @@
-import logging
 import os
 import secrets
 from collections.abc import Iterator
 
 import pytest
 
+from tests.logwatch import watching
 from upstream.simulator import FakeClock, Simulator
 
 SIMULATOR_KEY = "sk-live-0123456789abcdef"
@@ -149,27 +149,11 @@ def fuzz_requests() -> int:
     return FUZZ_REQUESTS
 
 
-class _Alarming(logging.Handler):
-    """Keeps what the log must never show: an error, or any record with a traceback."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.seen: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR or record.exc_info:
-            self.seen.append(record)
-
-
 @pytest.fixture(autouse=True)
 def _no_unexpected_error(request: pytest.FixtureRequest) -> Iterator[None]:
     """The API's catch-all answers a client "Incorrect request" for an exception nobody foresaw: reaching it is a bug,
     so a test in which it is reached fails (a test that reaches it on purpose is marked unexpected_error_expected)."""
-    handler = _Alarming()
-    logger = logging.getLogger("api.transport")
-    logger.addHandler(handler)
-    yield
-    logger.removeHandler(handler)
+    with watching("api.transport") as alarms:
+        yield
     if not request.node.get_closest_marker("unexpected_error_expected"):
-        caught = [record.getMessage() for record in handler.seen if "unexpected error" in record.getMessage()]
-        assert not caught, f"the API's catch-all was reached: {caught}"
+        assert not alarms.catch_all(), f"the API's catch-all was reached: {alarms.catch_all()}"

@@ -15,6 +15,7 @@ from api import views
 from api.protocol import ApiError
 from api.transport import exception_handler
 from orders.models import Order
+from tests.logwatch import watching
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +140,17 @@ def test_an_unexpected_error_is_logged_as_critical_with_its_traceback_and_answer
     [record] = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert record.levelno == logging.CRITICAL and record.exc_info
     assert "the disk is on fire" in caplog.text and "Traceback" in caplog.text
+
+
+@pytest.mark.unexpected_error_expected
+def test_the_suite_notices_the_catch_all_being_reached():
+    # What tests/conftest.py watches for, failing any test in which it happens.
+    with watching("api.transport") as alarms:
+        assert exception_handler(RuntimeError("nobody foresaw this"), {}).data == {"error": "Incorrect request"}
+    assert alarms.catch_all() == ["api v2: unexpected error (a bug: this request should have had its own answer)"]
+    with watching("api.transport") as alarms:
+        exception_handler(exceptions.ParseError(), {})
+    assert alarms.catch_all() == []
 
 
 def _random_bytes(seed: int) -> bytes:

@@ -8,7 +8,6 @@ strings, nothing may be logged as an error or with a traceback, and the only mon
 """
 
 import json
-import logging
 import random
 import re
 from collections import Counter
@@ -29,6 +28,7 @@ from billing.services import wallet_credit
 from catalog.models import Service
 from orders.models import Order
 from tests.fuzz.junk import CONTENT_TYPES, form_safe, junk_body, junk_json_value, junk_text, mutated
+from tests.logwatch import Alarms, watching
 from upstream.service_types import service_type
 
 pytestmark = [pytest.mark.django_db, pytest.mark.alice_balance(Decimal(100_000))]
@@ -111,25 +111,10 @@ def check_shape(action: str, params: dict[str, str], answer: Any) -> None:
         raise AssertionError(f"an answer for {action!r}: {answer!r}")
 
 
-class Caught(logging.Handler):
-    """What the log must never hold while the fuzz runs: an error, or a record with a traceback."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR or record.exc_info:
-            self.records.append(record)
-
-
 @pytest.fixture
-def alarms() -> Iterator[Caught]:
-    handler = Caught()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    yield handler
-    root.removeHandler(handler)
+def alarms() -> Iterator[Alarms]:
+    with watching() as alarms:
+        yield alarms
 
 
 class Fuzzer:
@@ -245,7 +230,7 @@ def test_random_requests_answer_in_the_protocols_shape_and_move_only_accepted_mo
         # Raw bytes carry only the query string's key and action: the answer is the one for those.
         sent = {name: value for name, value in params.items() if encoding != "bytes" or name in ("key", "action")}
         check_shape(action, {name: str(value) for name, value in sent.items()}, answer)
-        assert not alarms.records, f"{replay}: logged {[r.getMessage() for r in alarms.records]}"
+        assert not alarms.records, f"{replay}: logged {alarms.messages()}"
         if action == "add" and isinstance(answer, dict) and "order" in answer:
             user = keys[str(params["key"]).strip()]
             assert accepted.setdefault(answer["order"], user.pk) == user.pk, replay
