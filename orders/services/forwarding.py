@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -61,12 +61,16 @@ def _customer_reason(message: str) -> str:
 
 
 def _claim_for_sending(order_id: int) -> bool:
-    """QUEUED (or HELD and due) → SENDING, for exactly one worker."""
+    """QUEUED (or HELD and due) → SENDING, for exactly one worker; never a drip-feed's run once its parent ended
+    (it was refunded: the run would be delivered for free)."""
     now = timezone.now()
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     claimed = (
         Order.objects.filter(due, pk=order_id, submission__in=sources(SUBMISSION_MOVES, Submission.SENDING))
         .exclude(status__in=Order.FINAL)
+        # NOT EXISTS, not a join: a join would make Django update by `pk IN (subquery)`, and Postgres would not
+        # recheck the submission after a racing worker's commit (two workers could claim one order).
+        .exclude(Exists(Order.objects.filter(pk=OuterRef("parent_id"), status__in=Order.FINAL)))
         .update(submission=Submission.SENDING, submission_changed_at=now, attempts=F("attempts") + 1)
     )
     return claimed == 1
