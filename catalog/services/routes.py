@@ -47,8 +47,11 @@ def route_for(service: Service, priority: int = 0) -> Route:
 
 
 def _mirror(service: Service) -> None:
-    """Copy the first route onto the locked service and reprice it from there (fail closed, with its history)."""
-    first = service.routes.select_related("provider").order_by("-is_active", "priority", "pk").first()
+    """Copy the first usable route (on, listed upstream) onto the locked service and reprice it from there (fail
+    closed, with its history)."""
+    first = (
+        service.routes.select_related("provider").order_by("-is_active", "missing_upstream", "priority", "pk").first()
+    )
     if first is None:
         return
     for name in MIRRORED:
@@ -57,6 +60,19 @@ def _mirror(service: Service) -> None:
     service.save(update_fields=[*MIRRORED, *PRICE_FIELDS])
     prices_record([history])
     transaction.on_commit(catalog_changed)
+
+
+def services_remirror(*, service_ids: set[int]) -> None:
+    """After a sync found routes vanished or back upstream: each of these services mirrors its first usable route
+    again (in the caller's transaction)."""
+    for service in services_locked(Service.objects.filter(pk__in=service_ids, provider__isnull=False)):
+        _mirror(service)
+
+
+def _upstream_type(known: Route) -> str:
+    """The type the provider gives its upstream service: the sync copies it onto the service mirroring it."""
+    mirroring = Service.objects.filter(provider_id=known.provider_id, upstream_id=known.upstream_id)
+    return mirroring.values_list("type", flat=True).first() or known.service.type
 
 
 @transaction.atomic
@@ -72,6 +88,13 @@ def route_add(
     if known is None:
         raise RouteError(
             f"{provider.name} has no upstream service {upstream_id} in its synced catalog: sync the provider first."
+        )
+    upstream_type = _upstream_type(known)
+    if upstream_type != current.type:
+        # Orders are sent with the parameters of the service's type: another type would take them wrongly.
+        raise RouteError(
+            f"{provider.name} #{upstream_id} is a {upstream_type} service, and service {current.pk} is "
+            f"{current.type}: a route must be of the service's type."
         )
     if current.routes.filter(provider=provider, upstream_id=upstream_id).exists():
         raise RouteError(f"Service {current.pk} already has {provider.name} #{upstream_id} as a route.")

@@ -61,12 +61,14 @@ def test_it_adds_a_route_and_shows_the_margin_of_every_route(admin_client, servi
         ({"route": "x"}, "Choose an upstream service from the list."),
         ({"route": "{own}"}, "already has Sim #1 as a route"),
         ({"route": "{backup}", "priority": "first"}, "The priority is a whole number"),
+        ({"route": "{package}"}, "Backup #5 is a Package service, and service"),
     ],
 )
 def test_it_refuses_what_cannot_be_added_and_changes_nothing(admin_client, services, backup, data, problem):
     service = services[1]
     own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
-    data = {name: value.format(own=own.pk, backup=other.pk) for name, value in data.items()}
+    package = Route.objects.get(provider=backup, upstream_id=5)
+    data = {name: value.format(own=own.pk, backup=other.pk, package=package.pk) for name, value in data.items()}
     response = admin_client.post(_add_route_url(service), data, follow=True)
     assert problem in response.content.decode()
     assert list(service.routes.values_list("pk", flat=True)) == [own.pk]
