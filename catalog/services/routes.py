@@ -1,6 +1,7 @@
 """Routes of a service: adding a provider's upstream service as a route, ordering and removing routes. The
 service mirrors its first route (provider, upstream id, rate, limits, features) and is priced from it."""
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -35,6 +36,22 @@ ROUTE_DATA = [
 ]
 # What a service takes from its first route.
 MIRRORED = ["provider", "upstream_id", *ROUTE_DATA]
+# Priorities fit the column (a 32-bit integer) with room to spare; ASCII digits only, as a person types them.
+PRIORITY_LIMIT = 999_999_999
+_PRIORITY = re.compile(r"-?[0-9]{1,9}")
+PRIORITY_ERROR = f"A priority is a whole number from -{PRIORITY_LIMIT} to {PRIORITY_LIMIT} (lower is tried first)."
+
+
+def priority_parse(text: str) -> int:
+    """A priority as typed on a form; RouteError unless it is a whole number within PRIORITY_LIMIT."""
+    if not _PRIORITY.fullmatch(text.strip()):
+        raise RouteError(PRIORITY_ERROR)
+    return int(text)
+
+
+def _priority_check(priority: int) -> None:
+    if not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
+        raise RouteError(PRIORITY_ERROR)
 
 
 def route_for(service: Service, priority: int = 0) -> Route:
@@ -81,6 +98,8 @@ def route_add(
 ) -> Route:
     """Add the provider's upstream service (as its last sync saw it) as a route of the service; last unless a
     priority is given."""
+    if priority is not None:
+        _priority_check(priority)
     current = services_locked(Service.objects.filter(pk=service.pk))[0]
     if current.is_manual:
         raise RouteError(f"Service {current.pk} is fulfilled by staff: it has no routes.")
@@ -122,6 +141,8 @@ def routes_update(
 ) -> None:
     """An admin's edit of the service's routes (by route id): new priorities, on/off, removals; at least one
     route stays."""
+    for priority in priorities.values():
+        _priority_check(priority)
     current = services_locked(Service.objects.filter(pk=service.pk))[0]
     routes = {route.pk: route for route in Route.objects.select_for_update().filter(service=current)}
     if routes and not set(routes) - removed:

@@ -91,6 +91,7 @@ def test_a_route_added_first_becomes_the_price_basis(services, backup, second):
         (["{service}", "Sim", "1"], "already has Sim #1 as a route"),
         (["{manual}", "Backup", "1"], "is fulfilled by staff: it has no routes"),
         (["{service}", "Backup", "5"], "Backup #5 is a Package service, and service [0-9]+ is Default"),
+        (["{service}", "Backup", "1", "--priority", "99999999999"], "A priority is a whole number from -999999999"),
     ],
 )
 def test_add_route_refuses_what_cannot_be_a_route(services, backup, args, problem):
