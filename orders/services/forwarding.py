@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,6 +17,7 @@ from catalog.services.routes import route_failure, route_recovered, routes_usabl
 from orders.models import ForwardAttempt, Order
 from orders.services.alerts import order_unknown_over, orders_unknown_alert
 from orders.services.lifecycle import SUBMISSION_MOVES, move_check, order_close, sources
+from panel.money import charge_amount
 from upstream.client import Ambiguous, NotSent, Rejected
 from upstream.service_types import kind_of
 
@@ -123,8 +125,14 @@ def _failed(target: _Target, message: str) -> None:
         route_failure(route_id=target.route.pk, message=message)
 
 
-def _placed_on(target: _Target) -> dict[str, object]:
-    return {"provider": target.provider, "upstream_service_id": target.upstream_service_id, "route": target.route}
+def _placed_on(order: Order, target: _Target) -> dict[str, object]:
+    """Where the order went, and what it costs us there (a backup route may be dearer), priced as at placement."""
+    placed: dict[str, object] = {"provider": target.provider, "upstream_service_id": target.upstream_service_id,
+                                 "route": target.route}  # fmt: skip
+    if target.route is not None:
+        units = Decimal(1000) if kind_of(order.service.type).package else Decimal(order.quantity)
+        placed["cost"] = charge_amount(target.route.cost() * units / 1000)
+    return placed
 
 
 def order_forward(*, order_id: int) -> str:
@@ -153,7 +161,7 @@ def order_forward(*, order_id: int) -> str:
             # It may exist upstream: never resent automatically, nor sent elsewhere; an operator resolves it.
             _attempt(order, target, Attempt.UNKNOWN, exc.message)
             _failed(target, exc.message)
-            if _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message, **_placed_on(target)):
+            if _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message, **_placed_on(order, target)):
                 orders_unknown_alert(order_ids=[order_id])
             logger.error("order %s: ambiguous add, needs an operator: %s", order_id, exc.message)
             return Submission.UNKNOWN
@@ -185,7 +193,7 @@ def order_forward(*, order_id: int) -> str:
 def _record_sent(order: Order, upstream_id: int, now: datetime, target: _Target | None = None) -> str:
     """Keep the upstream id whatever happens next: it is the only proof of what exists upstream."""
     logger.info("order %s placed upstream as %s", order.pk, upstream_id)
-    placed = _placed_on(target) if target else {}
+    placed = _placed_on(order, target) if target else {}
     sent = {"submission": Submission.SENT, "upstream_id": upstream_id, "sent_at": now, "next_poll_at": now,
             "last_error": "", **placed}  # fmt: skip
     try:

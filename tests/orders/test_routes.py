@@ -274,3 +274,14 @@ def test_a_drip_feed_sent_with_runs_never_fails_over_to_a_route_without_drip_fee
     assert len(adds) == 2 and adds[0].params == adds[1].params  # the held try, then the one that went through
     assert (adds[1].params["runs"], adds[1].params["interval"], adds[1].params["quantity"]) == ("5", "30", "100")
     assert Order.objects.get(pk=drip.pk).submission == "sent"
+
+
+def test_an_order_that_fails_over_to_a_dearer_route_records_what_it_costs_there(alice, service, simulator, second):
+    second.catalog[0].rate = Decimal("1.2")
+    catalog_sync(provider=Route.objects.get(service=service, priority=1).provider)
+    first = _place(alice, service, quantity=2000)
+    assert (first.provider.name, first.cost) == ("Sim", Decimal("1.80000"))  # 0.90 per 1000
+    simulator.faults.out_of_funds = True
+    order = _place(alice, service, quantity=2000)
+    assert (order.submission, order.provider.name) == ("sent", "Backup")
+    assert order.cost == Decimal("2.40000"), "the backup's 1.20 per 1000, not the first route's 0.90"
