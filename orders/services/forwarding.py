@@ -135,9 +135,18 @@ def _placed_on(order: Order, target: _Target) -> dict[str, object]:
     return placed
 
 
+def _sending_to(order: Order, target: _Target) -> bool:
+    """Before each call: whether this attempt is still this worker's (the sweeper may have given up on it, and an
+    operator resent or finished it, while an earlier route answered). The order then names where it is going, so
+    that if it is swept to UNKNOWN during this call, operators know which provider may have it."""
+    mine = Order.objects.filter(pk=order.pk, submission=Submission.SENDING, attempts=order.attempts)
+    return mine.update(submission_changed_at=timezone.now(), **_placed_on(order, target)) == 1
+
+
 def order_forward(*, order_id: int) -> str:
     """Send one order upstream, once, to the first route that takes it: returns the submission state it ended in
-    ("" if not claimed). A refusal moves it to the next route; an ambiguous answer never does."""
+    ("" if not claimed, or taken over before it was sent). A refusal moves it to the next route; an ambiguous
+    answer never does."""
     if not _claim_for_sending(order_id):
         return ""
     order = Order.objects.select_related("provider", "service").get(pk=order_id)
@@ -150,6 +159,9 @@ def order_forward(*, order_id: int) -> str:
         targets = [_Target(provider=order.provider, upstream_service_id=order.upstream_service_id)]
     not_sent, held, refused = "", "", ""
     for target in targets:
+        if not _sending_to(order, target):
+            logger.warning("order %s was taken over before it went to %s: not sent there", order_id, target.provider)
+            return ""
         try:
             upstream_id = provider_client(target.provider).add(target.upstream_service_id, **_add_params(order))
         except NotSent as exc:
