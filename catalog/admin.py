@@ -404,7 +404,15 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
             active[pk] = bool(request.POST.get(f"active-{pk}"))
             if request.POST.get(f"remove-{pk}"):
                 removed.add(pk)
-        routes_update(service=service, priorities=priorities, active=active, removed=removed, actor=signed_in(request))
+        kept = routes_update(
+            service=service, priorities=priorities, active=active, removed=removed, actor=signed_in(request)
+        )
+        for route in kept:
+            messages.warning(
+                request,
+                f"Kept {route} turned off rather than removed: it is the only route to that upstream service, and "
+                f"the next sync of {route.provider.name} would otherwise sell it again as a new service.",
+            )
 
     def routes_view(self, request: HttpRequest, service_id: int) -> HttpResponse:
         """The service's routes: their priorities, on/off and removal; and a search of the upstream services the

@@ -138,9 +138,10 @@ def routes_update(
     active: Mapping[int, bool],
     removed: set[int],
     actor: User | None,
-) -> None:
+) -> list[Route]:
     """An admin's edit of the service's routes (by route id): new priorities, on/off, removals; at least one
-    route stays."""
+    route stays. Returns the routes asked to be removed but kept, off: each was the only route to its upstream
+    service, which the provider's next sync would otherwise sell again as a new service."""
     for priority in priorities.values():
         _priority_check(priority)
     current = services_locked(Service.objects.filter(pk=service.pk))[0]
@@ -148,17 +149,23 @@ def routes_update(
     if routes and not set(routes) - removed:
         raise RouteError("A service keeps at least one route: add another before removing this one.")
     before = {str(pk): [route.priority, route.is_active] for pk, route in routes.items()}
+    kept: list[Route] = []
     for pk, route in routes.items():
         if pk in removed:
-            route.delete()
-            continue
+            elsewhere = Route.objects.filter(provider_id=route.provider_id, upstream_id=route.upstream_id)
+            if elsewhere.exclude(pk=pk).exists():
+                route.delete()
+                continue
+            kept.append(route)
         route.priority = priorities.get(pk, route.priority)
-        route.is_active = active.get(pk, route.is_active)
+        route.is_active = active.get(pk, route.is_active) and route not in kept
         route.save(update_fields=["priority", "is_active"])
-    after = {str(pk): [route.priority, route.is_active] for pk, route in routes.items() if pk not in removed}
+    gone = removed - {route.pk for route in kept}
+    after = {str(pk): [route.priority, route.is_active] for pk, route in routes.items() if pk not in gone}
     if after != before:
         audit_record(actor=actor, action="route.update", target=current, before=before, after=after)
     _mirror(current)
+    return kept
 
 
 def routes_usable(*, service: Service, now: datetime) -> "QuerySet[Route]":

@@ -94,8 +94,27 @@ def test_the_priorities_set_on_the_routes_page_order_its_routes(admin_client, se
     last = admin_client.post(_add_route_url(service), {**data, f"remove-{own.pk}": "on", f"remove-{added.pk}": "on"},
                              follow=True)  # fmt: skip
     assert "keeps at least one route" in last.content.decode() and fresh.routes.count() == 2
-    assert admin_client.post(_add_route_url(service), {**data, f"remove-{own.pk}": "on"}).status_code == 302
-    assert [r.provider.name for r in fresh.routes.select_related("provider")] == ["Backup"]
+    assert admin_client.post(_add_route_url(service), {**data, f"remove-{added.pk}": "on"}).status_code == 302
+    assert [r.provider.name for r in fresh.routes.select_related("provider")] == ["Sim"]
+
+
+def test_removing_a_services_original_route_keeps_it_off_so_the_sync_sells_no_copy(admin_client, services, backup):
+    service = services[1]
+    own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
+    admin_client.post(_add_route_url(service), {"route": other.pk})
+    added = service.routes.get(provider=backup)
+    data = {"save": "1", f"priority-{own.pk}": "0", f"active-{own.pk}": "on", f"remove-{own.pk}": "on",
+            f"priority-{added.pk}": "1", f"active-{added.pk}": "on"}  # fmt: skip
+    page = admin_client.post(_add_route_url(service), data, follow=True).content.decode()
+    assert "Kept Sim #1 turned off rather than removed" in page
+    assert list(service.routes.order_by("pk").values_list("provider__name", "is_active")) == [
+        ("Sim", False),
+        ("Backup", True),
+    ]
+    assert Service.objects.get(pk=service.pk).provider == backup
+    services_before = Service.objects.count()
+    catalog_sync(provider=own.provider)
+    assert Service.objects.count() == services_before, "no new copy of Sim #1 is put on sale"
 
 
 def test_staff_who_may_not_change_services_cannot_add_routes(client, services, backup):
