@@ -118,7 +118,15 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     date_hierarchy = "created_at"
     search_fields = ["=id", "=upstream_id", "link"]
     list_select_related = ["user", "service", "provider"]
-    actions = ["resend", "link_upstream", "cancel_and_refund", "dripfeed_stop", "mark_completed", "mark_partial", "refund_later"]
+    actions = [
+        "resend",
+        "link_upstream",
+        "cancel_and_refund",
+        "dripfeed_stop",
+        "mark_completed",
+        "mark_partial",
+        "refund_later",
+    ]
     readonly_fields = ["ledger", "tried"]
     fieldsets = [
         (None, {"fields": ["user", "service", "provider", "status", "submission", "origin", "reason"]}),

@@ -222,7 +222,10 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         Provider.objects.select_for_update().filter(pk=provider.pk).first()
         existing = services_locked(Service.objects.filter(provider=provider))
         routes = list(
-            Route.objects.select_for_update(of=("self",)).select_related("service").filter(provider=provider).order_by("pk")
+            Route.objects.select_for_update(of=("self",))
+            .select_related("service")
+            .filter(provider=provider)
+            .order_by("pk")
         )
         known = {r.upstream_id for r in routes} | {s.upstream_id for s in existing}
         new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in known]
