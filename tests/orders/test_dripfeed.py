@@ -6,6 +6,7 @@ from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import api_key_issue
@@ -306,3 +307,19 @@ def test_a_run_is_never_sent_once_its_parent_ended(alice, followers, simulator):
     assert simulator.calls_for("add") == []
     loose = order_place(user=alice, service_id=followers.pk, params={"link": LINK, "quantity": "1000"})
     assert order_forward(order_id=loose.pk) == "sent", "an order without a parent is claimed as before"
+
+
+def test_in_admin_cancel_and_refund_points_to_stop_drip_feed_which_stops_it(admin_client, alice, followers, simulator):
+    parent = _place(alice, followers)
+    dripfeeds_advance()
+    orders = reverse("admin:orders_order_changelist")
+    selected = {"_selected_action": [str(parent.pk)]}
+    refused = admin_client.post(orders, {"action": "cancel_and_refund", "apply": "1", "reason": "", **selected},
+                                follow=True).content.decode()  # fmt: skip
+    assert "is a drip-feed the panel runs: use “Stop drip-feed” instead" in refused
+    assert _entries(parent, LedgerEntry.Kind.REFUND) == []
+    stopped = admin_client.post(orders, {"action": "dripfeed_stop", **selected}, follow=True).content.decode()
+    assert f"Drip-feed {parent.pk} is stopped" in stopped
+    parent.refresh_from_db()
+    assert (parent.status, parent.next_run_at) == ("Canceled", None)
+    assert _entries(parent, LedgerEntry.Kind.REFUND) == [Decimal("6.75000")]
