@@ -1,5 +1,6 @@
 """Django admin for providers, categories and services: what is sold, and at what price."""
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +38,7 @@ from catalog.services.providers import (
     provider_create,
     provider_update,
 )
-from catalog.services.routes import RouteError, route_add, routes_update
+from catalog.services.routes import RouteError, priority_parse, route_add, routes_update
 from catalog.services.sync import catalog_sync
 from panel.admin import action_confirmation
 from panel.ids import record_id
@@ -399,13 +400,19 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         routes = list(service.routes.values_list("pk", flat=True))
         priorities, active, removed = {}, {}, set()
         for pk in routes:
-            text = str(request.POST.get(f"priority-{pk}", "")).strip()
-            if not text.lstrip("-").isdigit() or len(text) > 9:
-                raise RouteError("Each priority is a whole number (lower is tried first).")
-            priorities[pk], active[pk] = int(text), bool(request.POST.get(f"active-{pk}"))
+            priorities[pk] = priority_parse(str(request.POST.get(f"priority-{pk}", "")))
+            active[pk] = bool(request.POST.get(f"active-{pk}"))
             if request.POST.get(f"remove-{pk}"):
                 removed.add(pk)
-        routes_update(service=service, priorities=priorities, active=active, removed=removed, actor=signed_in(request))
+        kept = routes_update(
+            service=service, priorities=priorities, active=active, removed=removed, actor=signed_in(request)
+        )
+        for route in kept:
+            messages.warning(
+                request,
+                f"Kept {route} turned off rather than removed: it is the only route to that upstream service, and "
+                f"the next sync of {route.provider.name} would otherwise sell it again as a new service.",
+            )
 
     def routes_view(self, request: HttpRequest, service_id: int) -> HttpResponse:
         """The service's routes: their priorities, on/off and removal; and a search of the upstream services the
@@ -428,10 +435,9 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
             try:
                 if route is None:
                     raise RouteError("Choose an upstream service from the list.")
-                if priority and not priority.lstrip("-").isdigit():
-                    raise RouteError("The priority is a whole number (lower is tried first).")
                 added = route_add(service=service, provider=route.provider, upstream_id=route.upstream_id,
-                                  priority=int(priority) if priority else None, actor=signed_in(request))  # fmt: skip
+                                  priority=priority_parse(priority) if priority else None,
+                                  actor=signed_in(request))  # fmt: skip
             except RouteError as exc:
                 messages.error(request, exc.message)
             else:
@@ -441,7 +447,7 @@ class ServiceAdmin(admin.ModelAdmin[Service]):
         candidates: list[Route] = []
         if query:
             match = Q(upstream_name__icontains=query) | Q(provider__name__icontains=query)
-            if query.isdigit() and len(query) < 19:
+            if re.fullmatch(r"[0-9]{1,18}", query):
                 match |= Q(upstream_id=int(query))
             taken = service.routes.values_list("provider_id", "upstream_id")
             seen: set[tuple[int, int]] = set(taken)

@@ -17,7 +17,13 @@ from accounts.http import signed_in
 from backoffice.filters import FollowupAttentionFilter, OrderAttentionFilter
 from billing.models import LedgerEntry
 from orders.models import CancelRequest, ForwardAttempt, Order, Refill
-from orders.services.operators import order_finish, order_link_upstream, order_refund_later, order_resend
+from orders.services.operators import (
+    order_dripfeed_stop,
+    order_finish,
+    order_link_upstream,
+    order_refund_later,
+    order_resend,
+)
 from orders.validation import OrderError
 from panel.admin import CsvExportAdmin, OnceForm, ReadOnlyAdmin, action_confirmation
 from panel.money import AMOUNT_DIGITS, AMOUNT_PLACES
@@ -112,7 +118,15 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
     date_hierarchy = "created_at"
     search_fields = ["=id", "=upstream_id", "link"]
     list_select_related = ["user", "service", "provider"]
-    actions = ["resend", "link_upstream", "cancel_and_refund", "mark_completed", "mark_partial", "refund_later"]
+    actions = [
+        "resend",
+        "link_upstream",
+        "cancel_and_refund",
+        "dripfeed_stop",
+        "mark_completed",
+        "mark_partial",
+        "refund_later",
+    ]
     readonly_fields = ["ledger", "tried"]
     fieldsets = [
         (None, {"fields": ["user", "service", "provider", "status", "submission", "origin", "reason"]}),
@@ -246,6 +260,17 @@ class OrderAdmin(CsvExportAdmin[Order], ReadOnlyAdmin[Order]):
                 warning=CANCEL_WARNING,
             )  # fmt: skip
         self._finish(request, orders, Status.CANCELED, reason=form.cleaned_data["reason"])
+        return None
+
+    @admin.action(description="Stop drip-feed", permissions=["operate"])
+    def dripfeed_stop(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        for order in self._selected(queryset):
+            if order_dripfeed_stop(order_id=order.pk, actor=signed_in(request)):
+                messages.success(
+                    request, f"Drip-feed {order.pk} is stopped: it closes with its refund when its last run ends."
+                )
+            else:
+                messages.error(request, f"Order {order.pk} is not an open drip-feed the panel runs.")
         return None
 
     @admin.action(description="Mark Completed", permissions=["operate"])

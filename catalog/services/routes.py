@@ -1,6 +1,7 @@
 """Routes of a service: adding a provider's upstream service as a route, ordering and removing routes. The
 service mirrors its first route (provider, upstream id, rate, limits, features) and is priced from it."""
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -35,6 +36,22 @@ ROUTE_DATA = [
 ]
 # What a service takes from its first route.
 MIRRORED = ["provider", "upstream_id", *ROUTE_DATA]
+# Priorities fit the column (a 32-bit integer) with room to spare; ASCII digits only, as a person types them.
+PRIORITY_LIMIT = 999_999_999
+_PRIORITY = re.compile(r"-?[0-9]{1,9}")
+PRIORITY_ERROR = f"A priority is a whole number from -{PRIORITY_LIMIT} to {PRIORITY_LIMIT} (lower is tried first)."
+
+
+def priority_parse(text: str) -> int:
+    """A priority as typed on a form; RouteError unless it is a whole number within PRIORITY_LIMIT."""
+    if not _PRIORITY.fullmatch(text.strip()):
+        raise RouteError(PRIORITY_ERROR)
+    return int(text)
+
+
+def _priority_check(priority: int) -> None:
+    if not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
+        raise RouteError(PRIORITY_ERROR)
 
 
 def route_for(service: Service, priority: int = 0) -> Route:
@@ -47,8 +64,11 @@ def route_for(service: Service, priority: int = 0) -> Route:
 
 
 def _mirror(service: Service) -> None:
-    """Copy the first route onto the locked service and reprice it from there (fail closed, with its history)."""
-    first = service.routes.select_related("provider").order_by("-is_active", "priority", "pk").first()
+    """Copy the first usable route (on, listed upstream) onto the locked service and reprice it from there (fail
+    closed, with its history)."""
+    first = (
+        service.routes.select_related("provider").order_by("-is_active", "missing_upstream", "priority", "pk").first()
+    )
     if first is None:
         return
     for name in MIRRORED:
@@ -59,12 +79,27 @@ def _mirror(service: Service) -> None:
     transaction.on_commit(catalog_changed)
 
 
+def services_remirror(*, service_ids: set[int]) -> None:
+    """After a sync found routes vanished or back upstream: each of these services mirrors its first usable route
+    again (in the caller's transaction)."""
+    for service in services_locked(Service.objects.filter(pk__in=service_ids, provider__isnull=False)):
+        _mirror(service)
+
+
+def _upstream_type(known: Route) -> str:
+    """The type the provider gives its upstream service: the sync copies it onto the service mirroring it."""
+    mirroring = Service.objects.filter(provider_id=known.provider_id, upstream_id=known.upstream_id)
+    return mirroring.values_list("type", flat=True).first() or known.service.type
+
+
 @transaction.atomic
 def route_add(
     *, service: Service, provider: Provider, upstream_id: int, priority: int | None = None, actor: User | None
 ) -> Route:
     """Add the provider's upstream service (as its last sync saw it) as a route of the service; last unless a
     priority is given."""
+    if priority is not None:
+        _priority_check(priority)
     current = services_locked(Service.objects.filter(pk=service.pk))[0]
     if current.is_manual:
         raise RouteError(f"Service {current.pk} is fulfilled by staff: it has no routes.")
@@ -72,6 +107,13 @@ def route_add(
     if known is None:
         raise RouteError(
             f"{provider.name} has no upstream service {upstream_id} in its synced catalog: sync the provider first."
+        )
+    upstream_type = _upstream_type(known)
+    if upstream_type != current.type:
+        # Orders are sent with the parameters of the service's type: another type would take them wrongly.
+        raise RouteError(
+            f"{provider.name} #{upstream_id} is a {upstream_type} service, and service {current.pk} is "
+            f"{current.type}: a route must be of the service's type."
         )
     if current.routes.filter(provider=provider, upstream_id=upstream_id).exists():
         raise RouteError(f"Service {current.pk} already has {provider.name} #{upstream_id} as a route.")
@@ -96,25 +138,34 @@ def routes_update(
     active: Mapping[int, bool],
     removed: set[int],
     actor: User | None,
-) -> None:
+) -> list[Route]:
     """An admin's edit of the service's routes (by route id): new priorities, on/off, removals; at least one
-    route stays."""
+    route stays. Returns the routes asked to be removed but kept, off: each was the only route to its upstream
+    service, which the provider's next sync would otherwise sell again as a new service."""
+    for priority in priorities.values():
+        _priority_check(priority)
     current = services_locked(Service.objects.filter(pk=service.pk))[0]
     routes = {route.pk: route for route in Route.objects.select_for_update().filter(service=current)}
     if routes and not set(routes) - removed:
         raise RouteError("A service keeps at least one route: add another before removing this one.")
     before = {str(pk): [route.priority, route.is_active] for pk, route in routes.items()}
+    kept: list[Route] = []
     for pk, route in routes.items():
         if pk in removed:
-            route.delete()
-            continue
+            elsewhere = Route.objects.filter(provider_id=route.provider_id, upstream_id=route.upstream_id)
+            if elsewhere.exclude(pk=pk).exists():
+                route.delete()
+                continue
+            kept.append(route)
         route.priority = priorities.get(pk, route.priority)
-        route.is_active = active.get(pk, route.is_active)
+        route.is_active = active.get(pk, route.is_active) and route not in kept
         route.save(update_fields=["priority", "is_active"])
-    after = {str(pk): [route.priority, route.is_active] for pk, route in routes.items() if pk not in removed}
+    gone = removed - {route.pk for route in kept}
+    after = {str(pk): [route.priority, route.is_active] for pk, route in routes.items() if pk not in gone}
     if after != before:
         audit_record(actor=actor, action="route.update", target=current, before=before, after=after)
     _mirror(current)
+    return kept
 
 
 def routes_usable(*, service: Service, now: datetime) -> "QuerySet[Route]":

@@ -20,7 +20,7 @@ from catalog.services.listings import (
     services_locked,
 )
 from catalog.services.providers import ProviderError, provider_error_text
-from catalog.services.routes import ROUTE_DATA, route_for
+from catalog.services.routes import ROUTE_DATA, route_for, services_remirror
 from panel.db import bulk_update_rows
 from panel.money import rate_up
 from upstream.client import ApiClient, UpstreamError
@@ -161,10 +161,11 @@ def _refresh(
     return _snapshot(service) != before
 
 
-def _routes_refresh(routes: list[Route], incoming: dict[int, ServiceInfo], still_listed: set[int]) -> None:
+def _routes_refresh(routes: list[Route], incoming: dict[int, ServiceInfo], still_listed: set[int]) -> list[Route]:
     """Every route through this provider (first or failover) takes its upstream service's rate, limits and
-    features; a route whose service vanished upstream is never used until it comes back."""
-    changed = []
+    features; a route whose service vanished upstream is never used until it comes back. Returns the routes back
+    upstream."""
+    changed, back = [], []
     for route in routes:
         before = tuple(getattr(route, name) for name in ROUTE_DATA)
         fresh = incoming.get(route.upstream_id)
@@ -173,12 +174,15 @@ def _routes_refresh(routes: list[Route], incoming: dict[int, ServiceInfo], still
             route.upstream_rate = rate_up(fresh.rate)
             route.min_quantity, route.max_quantity = fresh.min, fresh.max
             route.refill, route.cancel, route.dripfeed = fresh.refill, fresh.cancel, fresh.dripfeed
+            if route.missing_upstream:
+                back.append(route)
             route.missing_upstream = False
         elif route.upstream_id not in still_listed:
             route.missing_upstream = True
         if tuple(getattr(route, name) for name in ROUTE_DATA) != before:
             changed.append(route)
     bulk_update_rows(changed, ROUTE_DATA, batch_size=10_000)
+    return back
 
 
 def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> SyncResult:
@@ -217,7 +221,12 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
         # Serializes overlapping syncs of one provider (a beat run and an admin's "sync now").
         Provider.objects.select_for_update().filter(pk=provider.pk).first()
         existing = services_locked(Service.objects.filter(provider=provider))
-        routes = list(Route.objects.select_for_update().filter(provider=provider).order_by("pk"))
+        routes = list(
+            Route.objects.select_for_update(of=("self",))
+            .select_related("service")
+            .filter(provider=provider)
+            .order_by("pk")
+        )
         known = {r.upstream_id for r in routes} | {s.upstream_id for s in existing}
         new_infos = [info for upstream_id, info in incoming.items() if upstream_id not in known]
         categories = _categories_for({_category_name(info.category) for info in incoming.values()})
@@ -257,7 +266,18 @@ def catalog_sync(*, provider: Provider, client: ApiClient | None = None) -> Sync
             if was_active != service.is_active:
                 (enabled if service.is_active else disabled).append(service)
         bulk_update_rows(changed, [*SYNC_FIELDS, "updated_at"])
-        _routes_refresh(routes, incoming, still_listed)
+        back = _routes_refresh(routes, incoming, still_listed)
+        # A service whose first route vanished goes on through its next usable route (now its price basis); one
+        # whose route came back takes it again as its first. Only a service with no usable route left is disabled.
+        failing_over = set(
+            Route.objects.filter(
+                service_id__in=vanished_ids, is_active=True, missing_upstream=False, provider__is_active=True
+            ).values_list("service_id", flat=True)
+        )
+        vanished_ids = [pk for pk in vanished_ids if pk not in failing_over]
+        services_remirror(
+            service_ids=failing_over | {route.service_id for route in back if route.service.provider_id != provider.pk}
+        )
         prices_record(repriced)
         result.updated, result.unchanged = len(changed), len(incoming) - len(created) - len(changed)
 

@@ -3,10 +3,11 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -16,6 +17,7 @@ from catalog.services.routes import route_failure, route_recovered, routes_usabl
 from orders.models import ForwardAttempt, Order
 from orders.services.alerts import order_unknown_over, orders_unknown_alert
 from orders.services.lifecycle import SUBMISSION_MOVES, move_check, order_close, sources
+from panel.money import charge_amount
 from upstream.client import Ambiguous, NotSent, Rejected
 from upstream.service_types import kind_of
 
@@ -61,12 +63,16 @@ def _customer_reason(message: str) -> str:
 
 
 def _claim_for_sending(order_id: int) -> bool:
-    """QUEUED (or HELD and due) → SENDING, for exactly one worker."""
+    """QUEUED (or HELD and due) → SENDING, for exactly one worker; never a drip-feed's run once its parent ended
+    (it was refunded: the run would be delivered for free)."""
     now = timezone.now()
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     claimed = (
         Order.objects.filter(due, pk=order_id, submission__in=sources(SUBMISSION_MOVES, Submission.SENDING))
         .exclude(status__in=Order.FINAL)
+        # NOT EXISTS, not a join: a join would make Django update by `pk IN (subquery)`, and Postgres would not
+        # recheck the submission after a racing worker's commit (two workers could claim one order).
+        .exclude(Exists(Order.objects.filter(pk=OuterRef("parent_id"), status__in=Order.FINAL)))
         .update(submission=Submission.SENDING, submission_changed_at=now, attempts=F("attempts") + 1)
     )
     return claimed == 1
@@ -119,13 +125,28 @@ def _failed(target: _Target, message: str) -> None:
         route_failure(route_id=target.route.pk, message=message)
 
 
-def _placed_on(target: _Target) -> dict[str, object]:
-    return {"provider": target.provider, "upstream_service_id": target.upstream_service_id, "route": target.route}
+def _placed_on(order: Order, target: _Target) -> dict[str, object]:
+    """Where the order went, and what it costs us there (a backup route may be dearer), priced as at placement."""
+    placed: dict[str, object] = {"provider": target.provider, "upstream_service_id": target.upstream_service_id,
+                                 "route": target.route}  # fmt: skip
+    if target.route is not None:
+        units = Decimal(1000) if kind_of(order.service.type).package else Decimal(order.quantity)
+        placed["cost"] = charge_amount(target.route.cost() * units / 1000)
+    return placed
+
+
+def _sending_to(order: Order, target: _Target) -> bool:
+    """Before each call: whether this attempt is still this worker's (the sweeper may have given up on it, and an
+    operator resent or finished it, while an earlier route answered). The order then names where it is going, so
+    that if it is swept to UNKNOWN during this call, operators know which provider may have it."""
+    mine = Order.objects.filter(pk=order.pk, submission=Submission.SENDING, attempts=order.attempts)
+    return mine.update(submission_changed_at=timezone.now(), **_placed_on(order, target)) == 1
 
 
 def order_forward(*, order_id: int) -> str:
     """Send one order upstream, once, to the first route that takes it: returns the submission state it ended in
-    ("" if not claimed). A refusal moves it to the next route; an ambiguous answer never does."""
+    ("" if not claimed, or taken over before it was sent). A refusal moves it to the next route; an ambiguous
+    answer never does."""
     if not _claim_for_sending(order_id):
         return ""
     order = Order.objects.select_related("provider", "service").get(pk=order_id)
@@ -138,6 +159,9 @@ def order_forward(*, order_id: int) -> str:
         targets = [_Target(provider=order.provider, upstream_service_id=order.upstream_service_id)]
     not_sent, held, refused = "", "", ""
     for target in targets:
+        if not _sending_to(order, target):
+            logger.warning("order %s was taken over before it went to %s: not sent there", order_id, target.provider)
+            return ""
         try:
             upstream_id = provider_client(target.provider).add(target.upstream_service_id, **_add_params(order))
         except NotSent as exc:
@@ -149,7 +173,7 @@ def order_forward(*, order_id: int) -> str:
             # It may exist upstream: never resent automatically, nor sent elsewhere; an operator resolves it.
             _attempt(order, target, Attempt.UNKNOWN, exc.message)
             _failed(target, exc.message)
-            if _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message, **_placed_on(target)):
+            if _from_sending(order, submission=Submission.UNKNOWN, last_error=exc.message, **_placed_on(order, target)):
                 orders_unknown_alert(order_ids=[order_id])
             logger.error("order %s: ambiguous add, needs an operator: %s", order_id, exc.message)
             return Submission.UNKNOWN
@@ -181,7 +205,7 @@ def order_forward(*, order_id: int) -> str:
 def _record_sent(order: Order, upstream_id: int, now: datetime, target: _Target | None = None) -> str:
     """Keep the upstream id whatever happens next: it is the only proof of what exists upstream."""
     logger.info("order %s placed upstream as %s", order.pk, upstream_id)
-    placed = _placed_on(target) if target else {}
+    placed = _placed_on(order, target) if target else {}
     sent = {"submission": Submission.SENT, "upstream_id": upstream_id, "sent_at": now, "next_poll_at": now,
             "last_error": "", **placed}  # fmt: skip
     try:

@@ -16,6 +16,7 @@ from billing.models import LedgerEntry
 from billing.services import InvalidAmount, SentAlready, refund_later_issue
 from orders.models import Order
 from orders.services.alerts import order_unknown_over
+from orders.services.dripfeed import dripfeed_cancel
 from orders.services.lifecycle import SUBMISSION_MOVES, order_close, sources
 from orders.validation import OrderError
 
@@ -90,6 +91,12 @@ def order_finish(*, order_id: int, status: str, actor: User, remains: int | None
     order = order_locked(order_id)
     if order.is_final:
         raise OrderError(f"Order {order_id} is already {order.status}.")
+    if order.is_drip:
+        # Its runs are orders of their own, still placed and sent: finishing the parent would refund runs delivered.
+        raise OrderError(
+            f"Order {order_id} is a drip-feed the panel runs: use “Stop drip-feed” instead. Its runs not sent yet "
+            "are canceled, and it closes with the refund of what was not delivered when its last run ends."
+        )
     if order.submission == Submission.SENDING:
         # A worker is placing it upstream this very moment; its outcome decides what happens next.
         raise OrderError(f"Order {order_id} is being sent right now: try again in a minute.")
@@ -106,6 +113,18 @@ def order_finish(*, order_id: int, status: str, actor: User, remains: int | None
                  after={"status": order.status, "remains": order.remains, "refund": refund.first()},
                  note=reason)  # fmt: skip
     return order
+
+
+@transaction.atomic
+def order_dripfeed_stop(*, order_id: int, actor: User) -> bool:
+    """An operator stops a drip-feed the panel runs, as its customer's cancel would; audited. False if it is not
+    an open drip-feed."""
+    order = order_locked(order_id)
+    if not order.is_drip or order.is_final or not dripfeed_cancel(order=order):
+        return False
+    audit_record(actor=actor, action="order.dripfeed_stop", target=order, before={"next_run_at": order.next_run_at},
+                 after={"next_run_at": None})  # fmt: skip
+    return True
 
 
 @transaction.atomic

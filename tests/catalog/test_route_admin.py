@@ -60,13 +60,18 @@ def test_it_adds_a_route_and_shows_the_margin_of_every_route(admin_client, servi
         ({"route": "999999"}, "Choose an upstream service from the list."),
         ({"route": "x"}, "Choose an upstream service from the list."),
         ({"route": "{own}"}, "already has Sim #1 as a route"),
-        ({"route": "{backup}", "priority": "first"}, "The priority is a whole number"),
+        ({"route": "{backup}", "priority": "first"}, "A priority is a whole number"),
+        ({"route": "{backup}", "priority": "²"}, "A priority is a whole number from -999999999 to 999999999"),
+        ({"route": "{backup}", "priority": "--5"}, "A priority is a whole number from -999999999 to 999999999"),
+        ({"route": "{backup}", "priority": "99999999999"}, "A priority is a whole number from -999999999"),
+        ({"route": "{package}"}, "Backup #5 is a Package service, and service"),
     ],
 )
 def test_it_refuses_what_cannot_be_added_and_changes_nothing(admin_client, services, backup, data, problem):
     service = services[1]
     own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
-    data = {name: value.format(own=own.pk, backup=other.pk) for name, value in data.items()}
+    package = Route.objects.get(provider=backup, upstream_id=5)
+    data = {name: value.format(own=own.pk, backup=other.pk, package=package.pk) for name, value in data.items()}
     response = admin_client.post(_add_route_url(service), data, follow=True)
     assert problem in response.content.decode()
     assert list(service.routes.values_list("pk", flat=True)) == [own.pk]
@@ -85,12 +90,31 @@ def test_the_priorities_set_on_the_routes_page_order_its_routes(admin_client, se
     assert [r.provider.name for r in fresh.routes.select_related("provider").order_by("priority")] == ["Backup", "Sim"]
 
     refused = admin_client.post(_add_route_url(service), {**data, f"priority-{own.pk}": "soon"}, follow=True)
-    assert "Each priority is a whole number" in refused.content.decode()
+    assert "A priority is a whole number" in refused.content.decode()
     last = admin_client.post(_add_route_url(service), {**data, f"remove-{own.pk}": "on", f"remove-{added.pk}": "on"},
                              follow=True)  # fmt: skip
     assert "keeps at least one route" in last.content.decode() and fresh.routes.count() == 2
-    assert admin_client.post(_add_route_url(service), {**data, f"remove-{own.pk}": "on"}).status_code == 302
-    assert [r.provider.name for r in fresh.routes.select_related("provider")] == ["Backup"]
+    assert admin_client.post(_add_route_url(service), {**data, f"remove-{added.pk}": "on"}).status_code == 302
+    assert [r.provider.name for r in fresh.routes.select_related("provider")] == ["Sim"]
+
+
+def test_removing_a_services_original_route_keeps_it_off_so_the_sync_sells_no_copy(admin_client, services, backup):
+    service = services[1]
+    own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
+    admin_client.post(_add_route_url(service), {"route": other.pk})
+    added = service.routes.get(provider=backup)
+    data = {"save": "1", f"priority-{own.pk}": "0", f"active-{own.pk}": "on", f"remove-{own.pk}": "on",
+            f"priority-{added.pk}": "1", f"active-{added.pk}": "on"}  # fmt: skip
+    page = admin_client.post(_add_route_url(service), data, follow=True).content.decode()
+    assert "Kept Sim #1 turned off rather than removed" in page
+    assert list(service.routes.order_by("pk").values_list("provider__name", "is_active")) == [
+        ("Sim", False),
+        ("Backup", True),
+    ]
+    assert Service.objects.get(pk=service.pk).provider == backup
+    services_before = Service.objects.count()
+    catalog_sync(provider=own.provider)
+    assert Service.objects.count() == services_before, "no new copy of Sim #1 is put on sale"
 
 
 def test_staff_who_may_not_change_services_cannot_add_routes(client, services, backup):
@@ -139,3 +163,23 @@ def test_round_rates_read_as_numbers_on_the_routes_page(admin_client, services, 
     page = admin_client.get(_add_route_url(services[1]), {"q": "Custom Comments"}).content.decode()
     row = next(part for part in page.split("<tr>") if "<label" in part and "Backup" in part)
     assert "<td>10.00 USD</td>" in row and "E+" not in page
+
+
+@pytest.mark.parametrize("typed", ["²", "--5", "99999999999", "-", "1e3", "١"])
+def test_it_refuses_a_priority_that_is_not_a_plain_number_and_changes_nothing(admin_client, services, backup, typed):
+    service = services[1]
+    own, other = service.routes.get(), Route.objects.get(provider=backup, upstream_id=1)
+    admin_client.post(_add_route_url(service), {"route": other.pk})
+    added = service.routes.get(provider=backup)
+    data = {"save": "1", f"priority-{own.pk}": typed, f"active-{own.pk}": "on", f"priority-{added.pk}": "-1"}
+    response = admin_client.post(_add_route_url(service), data, follow=True)
+    assert response.status_code == 200
+    assert "A priority is a whole number from -999999999 to 999999999" in response.content.decode()
+    assert list(service.routes.order_by("pk").values_list("priority", "is_active")) == [(0, True), (1, True)]
+
+
+@pytest.mark.parametrize("query", ["²", "١٢", "99999999999999999999", "--1"])
+def test_a_search_for_odd_digits_finds_nothing_and_fails_nothing(admin_client, services, backup, query):
+    response = admin_client.get(_add_route_url(services[1]), {"q": query})
+    assert response.status_code == 200
+    assert 'name="route"' not in response.content.decode()

@@ -7,11 +7,15 @@ from django.core.management import CommandError, call_command
 
 from catalog.models import Route, Service
 from catalog.services.sync import catalog_sync
+from orders.services.forwarding import order_forward
+from orders.services.placement import order_place
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import ProviderFactory, ServiceFactory
 from upstream.simulator import FakeClock, Simulator
 
 pytestmark = pytest.mark.django_db
+
+LINK = "https://instagram.com/p/abc"
 
 
 @pytest.fixture
@@ -86,6 +90,8 @@ def test_a_route_added_first_becomes_the_price_basis(services, backup, second):
         (["{service}", "Backup", "424242"], "Backup has no upstream service 424242 in its synced catalog"),
         (["{service}", "Sim", "1"], "already has Sim #1 as a route"),
         (["{manual}", "Backup", "1"], "is fulfilled by staff: it has no routes"),
+        (["{service}", "Backup", "5"], "Backup #5 is a Package service, and service [0-9]+ is Default"),
+        (["{service}", "Backup", "1", "--priority", "99999999999"], "A priority is a whole number from -999999999"),
     ],
 )
 def test_add_route_refuses_what_cannot_be_a_route(services, backup, args, problem):
@@ -143,3 +149,33 @@ def test_the_migration_routes_every_service_to_its_provider_and_open_orders_keep
     poll_statuses(everything=True)
     polled = Order.objects.get(pk=open_order.pk)
     assert (polled.status, polled.remains) == ("Completed", 0)
+
+
+def test_a_service_whose_first_route_vanished_goes_on_through_the_next(services, simulator, backup, second, alice):
+    second.catalog[0].rate = Decimal("0.8")
+    catalog_sync(provider=backup)
+    service = services[1]
+    call_command("add_route", str(service.pk), "Backup", "1")
+    full = list(simulator.catalog)
+    simulator.catalog = [s for s in full if s.id != 1]
+    catalog_sync(provider=service.provider)
+
+    fresh = Service.objects.get(pk=service.pk)
+    assert fresh.is_active and not fresh.missing_upstream
+    assert (fresh.provider.name, fresh.upstream_rate, fresh.rate) == ("Backup", Decimal("0.8"), Decimal("1.200000"))
+    assert service.routes.get(provider__name="Sim").missing_upstream
+    order = order_place(user=alice, service_id=service.pk, params={"link": LINK, "quantity": "1000"})
+    assert order_forward(order_id=order.pk) == "sent"
+    assert simulator.calls_for("add") == [] and len(second.calls_for("add")) == 1
+
+    simulator.catalog = full
+    catalog_sync(provider=service.provider)
+    back = Service.objects.get(pk=service.pk)
+    assert (back.provider.name, back.rate, back.is_active) == ("Sim", service.rate, True), "its first route again"
+
+    simulator.catalog = [s for s in full if s.id != 1]
+    second.catalog = [s for s in second.catalog if s.id != 1]
+    catalog_sync(provider=backup)
+    catalog_sync(provider=service.provider)
+    gone = Service.objects.get(pk=service.pk)
+    assert not gone.is_active and gone.disabled_reason == Service.DisabledReason.MISSING_UPSTREAM

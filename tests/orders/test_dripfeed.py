@@ -6,6 +6,7 @@ from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import api_key_issue
@@ -19,6 +20,8 @@ from orders.selectors import customer_summary, orders_for_user
 from orders.services.dripfeed import dripfeeds_advance
 from orders.services.followups import cancel_request
 from orders.services.forwarding import order_forward
+from orders.services.lifecycle import order_close
+from orders.services.operators import order_dripfeed_stop, order_finish
 from orders.services.placement import order_place
 from orders.services.polling import poll_statuses
 from orders.validation import OrderError
@@ -272,3 +275,51 @@ def test_api_clients_see_dripfeed_offered_and_place_one_order(client, alice, fol
     assert _cycle(timezone.now()) and simulator.calls_for("add")[0].params["quantity"] == "100"
     cancel = client.post("/api/v2", {"key": key, "action": "cancel", "orders": str(parent.children.get().pk)}).json()
     assert cancel == [{"order": parent.children.get().pk, "cancel": {"error": "Incorrect order ID"}}]
+
+
+@pytest.mark.parametrize("status", [Status.COMPLETED, Status.PARTIAL, Status.CANCELED])
+def test_an_operator_cannot_finish_a_drip_feed_but_stops_it(alice, followers, simulator, admin_user, status):
+    parent = _place(alice, followers)
+    dripfeeds_advance()  # the first run is placed, not sent yet
+    with pytest.raises(OrderError, match="drip-feed the panel runs: use “Stop drip-feed”"):
+        order_finish(order_id=parent.pk, status=status, actor=admin_user, remains=1000)
+    parent.refresh_from_db()
+    assert (parent.status, parent.submission) == ("Pending", "drip")
+    assert _entries(parent, LedgerEntry.Kind.REFUND) == []
+
+    assert order_dripfeed_stop(order_id=parent.pk, actor=admin_user)
+    run = parent.children.get()
+    assert order_forward(order_id=run.pk) == "", "the run not sent yet is canceled, never sent"
+    parent.refresh_from_db()
+    assert (parent.status, parent.remains) == ("Canceled", 5000)
+    assert _entries(parent, LedgerEntry.Kind.REFUND) == [Decimal("6.75000")]
+    assert simulator.calls_for("add") == []
+    assert not order_dripfeed_stop(order_id=parent.pk, actor=admin_user), "it stops once"
+
+
+def test_a_run_is_never_sent_once_its_parent_ended(alice, followers, simulator):
+    parent = _place(alice, followers)
+    dripfeeds_advance()
+    # However the parent ended (refunded in full here), its queued run must not be delivered for free.
+    assert order_close(order=parent, status=Status.CANCELED, note="test")
+    run = parent.children.get()
+    assert order_forward(order_id=run.pk) == ""
+    assert simulator.calls_for("add") == []
+    loose = order_place(user=alice, service_id=followers.pk, params={"link": LINK, "quantity": "1000"})
+    assert order_forward(order_id=loose.pk) == "sent", "an order without a parent is claimed as before"
+
+
+def test_in_admin_cancel_and_refund_points_to_stop_drip_feed_which_stops_it(admin_client, alice, followers, simulator):
+    parent = _place(alice, followers)
+    dripfeeds_advance()
+    orders = reverse("admin:orders_order_changelist")
+    selected = {"_selected_action": [str(parent.pk)]}
+    refused = admin_client.post(orders, {"action": "cancel_and_refund", "apply": "1", "reason": "", **selected},
+                                follow=True).content.decode()  # fmt: skip
+    assert "is a drip-feed the panel runs: use “Stop drip-feed” instead" in refused
+    assert _entries(parent, LedgerEntry.Kind.REFUND) == []
+    stopped = admin_client.post(orders, {"action": "dripfeed_stop", **selected}, follow=True).content.decode()
+    assert f"Drip-feed {parent.pk} is stopped" in stopped
+    parent.refresh_from_db()
+    assert (parent.status, parent.next_run_at) == ("Canceled", None)
+    assert _entries(parent, LedgerEntry.Kind.REFUND) == [Decimal("6.75000")]

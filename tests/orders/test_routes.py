@@ -1,9 +1,11 @@
 """Failover between a service's routes and the quarantine of failing routes, against two simulator providers."""
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from backoffice.models import Alert
 from billing.models import LedgerEntry, Wallet
@@ -19,10 +21,12 @@ from orders.services.followups import (
     refill_request,
     refills_forward,
 )
-from orders.services.forwarding import order_forward
+from orders.services.forwarding import order_forward, orders_sweep
+from orders.services.operators import order_finish
 from orders.services.placement import order_place
 from orders.services.polling import poll_statuses
 from orders.validation import OrderError
+from tests.concurrency import start_in_thread
 from tests.conftest import SIMULATOR_KEY
 from tests.factories import ProviderFactory
 from upstream.messages import CANCEL_DISABLED, REFILL_DISABLED
@@ -274,3 +278,61 @@ def test_a_drip_feed_sent_with_runs_never_fails_over_to_a_route_without_drip_fee
     assert len(adds) == 2 and adds[0].params == adds[1].params  # the held try, then the one that went through
     assert (adds[1].params["runs"], adds[1].params["interval"], adds[1].params["quantity"]) == ("5", "30", "100")
     assert Order.objects.get(pk=drip.pk).submission == "sent"
+
+
+def test_an_order_that_fails_over_to_a_dearer_route_records_what_it_costs_there(alice, service, simulator, second):
+    second.catalog[0].rate = Decimal("1.2")
+    catalog_sync(provider=Route.objects.get(service=service, priority=1).provider)
+    first = _place(alice, service, quantity=2000)
+    assert (first.provider.name, first.cost) == ("Sim", Decimal("1.80000"))  # 0.90 per 1000
+    simulator.faults.out_of_funds = True
+    order = _place(alice, service, quantity=2000)
+    assert (order.submission, order.provider.name) == ("sent", "Backup")
+    assert order.cost == Decimal("2.40000"), "the backup's 1.20 per 1000, not the first route's 0.90"
+
+
+def _when_it_calls(sim: Simulator) -> None:
+    """Wait (a bounded poll, no fixed sleep) until the worker's add reached this provider."""
+    deadline = time.monotonic() + 10
+    while not sim.calls_for("add"):
+        assert time.monotonic() < deadline, "the worker never called the provider"
+        time.sleep(0.01)
+
+
+def _swept(order_id: int) -> None:
+    """The sweeper gives up on the attempt in flight, as if the worker had been stuck past the limit."""
+    Order.objects.filter(pk=order_id).update(submission_changed_at=timezone.now() - timedelta(days=1))
+    assert orders_sweep() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_taken_over_while_a_route_answered_is_never_sent_to_the_next(
+    alice, service, simulator, second, admin_user
+):
+    simulator.faults.out_of_funds, simulator.faults.latency = True, 1.0
+    order = order_place(user=alice, service_id=service.pk, params={"link": LINK, "quantity": "1000"})
+    outcome: list[str] = []
+    worker, errors = start_in_thread(lambda: outcome.append(order_forward(order_id=order.pk)))
+    _when_it_calls(simulator)
+    _swept(order.pk)
+    order_finish(order_id=order.pk, status=Order.Status.CANCELED, actor=admin_user)  # the operator's call
+    worker.join()
+    assert (errors, outcome) == ([], [""])
+    assert second.calls_for("add") == [], "it went nowhere after the operator took it over"
+    assert Order.objects.get(pk=order.pk).status == "Canceled"
+    assert _attempts(order) == [("Sim", "held")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_swept_during_its_call_to_a_backup_names_the_backup(alice, service, simulator, second):
+    simulator.faults.out_of_funds, second.faults.latency = True, 1.0
+    order = order_place(user=alice, service_id=service.pk, params={"link": LINK, "quantity": "1000"})
+    worker, errors = start_in_thread(lambda: order_forward(order_id=order.pk))
+    _when_it_calls(second)
+    _swept(order.pk)
+    unknown = Order.objects.select_related("provider", "route").get(pk=order.pk)
+    assert (unknown.submission, unknown.provider.name, unknown.route.provider.name) == ("unknown", "Backup", "Backup")
+    worker.join()
+    sent = Order.objects.get(pk=order.pk)
+    assert (errors, sent.submission, sent.upstream_id) == ([], "sent", next(iter(second.orders)))
+    assert not simulator.orders
