@@ -3,6 +3,7 @@ secret, as customers' API keys are (accounts.services)."""
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from django.db import transaction
@@ -13,6 +14,8 @@ from panel.errors import ApplicationError
 
 PREFIX_LENGTH = 12
 USER_FIELDS = ("id", "username", "is_active", "is_staff", "is_superuser")
+# What staff_token_issue makes: a hex prefix, then a URL-safe secret.
+TOKEN = re.compile(rf"[0-9a-f]{{{PREFIX_LENGTH}}}[A-Za-z0-9_-]+")
 
 
 def _digest(secret: str) -> str:
@@ -32,8 +35,9 @@ def staff_token_issue(*, user: User) -> str:
 
 def staff_token_user(*, key: str) -> User | None:
     """The active staff member this token belongs to, or None; read on every request, so that staff who lose
-    is_staff (or are deactivated) lose the API at once. The secret is compared in constant time."""
-    if len(key) <= PREFIX_LENGTH:
+    is_staff (or are deactivated) lose the API at once. The secret is compared in constant time. A key that is
+    not shaped as a token is none, without a look-up (a NUL byte in it cannot even be queried)."""
+    if not TOKEN.fullmatch(key):
         return None
     token = (
         StaffToken.objects.select_related("user")

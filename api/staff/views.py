@@ -1,14 +1,17 @@
 """The staff API's viewsets: lists and records as the admin shows them, and the admin's operator actions, each
 calling the same service as the admin action (which also writes the audit trail)."""
 
+import json
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -81,6 +84,22 @@ def staff_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
     return response
 
 
+class StaffJSONParser(JSONParser):
+    """DRF's JSON parser, refusing as bad JSON what it would let through to a crash: nesting too deep for Python's
+    decoder, and a lone surrogate (JSON can escape one, `"\\ud800"`; no UTF-8 text holds it, so neither can the
+    database nor an answer that quotes it)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            json.dumps(data, ensure_ascii=False).encode()
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+        except UnicodeEncodeError:
+            raise exceptions.ParseError("JSON parse error - a lone surrogate is not text.") from None
+        return data
+
+
 class StaffPagination(CursorPagination):
     """Newest first, 50 a page (`page_size` up to 200); `next` and `previous` are links with a cursor."""
 
@@ -89,10 +108,27 @@ class StaffPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any] | None:
+        self.model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """A cursor whose position is not a value of the ordering's field (a hand-made one: `p=2026` where a date
+        is ordered by) is as invalid as one that does not decode: a 404, not an error in the filter."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+            try:
+                field.to_python(cursor.position)
+            except DjangoValidationError:
+                raise exceptions.NotFound(self.invalid_cursor_message) from None
+        return cursor
+
 
 class StaffViewSet(viewsets.GenericViewSet[Any]):
     authentication_classes = [StaffTokenAuthentication]
     permission_classes = [StaffModelPermissions]
+    parser_classes = [StaffJSONParser]
     pagination_class = StaffPagination
     filter_backends = [filters.StaffFilterBackend]
     schema = StaffAutoSchema()

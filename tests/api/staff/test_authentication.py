@@ -31,6 +31,12 @@ def test_it_refuses_unknown_and_malformed_tokens():
     assert "should not contain spaces" in _refused(StaffClient("Token a b").get("orders/"))
 
 
+@pytest.mark.parametrize("token", ["0123456789\x00b-secret", "\x00" * 40, "0123456789abc\u00e9", "0123456789AB-secret"])
+def test_it_refuses_a_token_of_characters_no_token_has(token):
+    """A NUL byte in the token answered a 500 (PostgreSQL cannot take one in a query): now it is an invalid token."""
+    assert "Invalid token" in _refused(StaffClient(f"Token {token}").get("orders/"))
+
+
 def test_it_refuses_a_customers_api_v2_key(alice):
     key = api_key_issue(user=alice)
     assert "Invalid token" in _refused(StaffClient(f"Token {key}").get("orders/"))

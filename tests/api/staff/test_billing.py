@@ -137,3 +137,24 @@ def test_it_lists_and_filters_payments(finance, alice, bob):
     row = finance.get(f"payments/{failed.pk}/").json()
     assert (row["state"], row["problem"], row["amount"], row["currency"]) == ("failed", "card declined", "25.00000",
                                                                               "USD")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"direction": "credit\\ud83d", "amount": "5", "note": "goodwill"}',  # quoted back by "not a valid choice"
+        b'{"direction": "credit", "amount": "5", "note": "good\\udfffwill"}',
+        b"[" * 100_000,
+    ],
+    ids=["lone surrogate in a choice", "lone surrogate in the note", "nested too deeply"],
+)
+def test_a_body_no_text_can_hold_is_bad_json_and_changes_nothing(finance, alice, body):
+    """JSON that decodes to something no UTF-8 text holds (a lone surrogate, escaped), or nests deeper than the
+    decoder goes, is refused as bad JSON (it answered a 500: an answer quoting it could not be encoded)."""
+    wallet = Wallet.objects.get(user=alice)
+    answer = finance.client.post(
+        f"/api/staff/v1/wallets/{wallet.pk}/adjust/", body, content_type="application/json", headers=finance.headers
+    )
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("JSON parse error")
+    assert (_balance(alice), LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUSTMENT).count()) == (Decimal(100), 0)

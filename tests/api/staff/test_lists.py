@@ -2,6 +2,8 @@
 answer ever holds: a provider's key, a payment method's credentials, a payment's client secret, a password or
 key hash."""
 
+import base64
+
 import pytest
 
 from accounts.models import ApiKey, User
@@ -44,6 +46,19 @@ def test_each_list_pages_newest_first_with_a_cursor(root, path):
     rest = root.client.get(page["next"], headers=root.headers).json()
     assert first.pk in [row["id"] for row in rest["results"]]
     assert root.get(f"{path}{first.pk}/").json()["id"] == first.pk
+
+
+@pytest.mark.parametrize(
+    ("path", "position"),
+    [("manual-orders/", "2026"), *((path, position) for path in ("orders/", "manual-orders/")
+                                   for position in ("12.5", "abc", "1\x00", "2026-13-45T99:00:00Z"))],
+)  # fmt: skip
+def test_a_hand_made_cursor_is_refused_as_invalid(root, path, position):
+    """A cursor whose position is not a value of what the list is ordered by (an id, or the oldest-first list's
+    creation time) is an invalid cursor, not a server error."""
+    cursor = base64.b64encode(f"p={position}".encode()).decode()
+    answer = root.get(path, {"cursor": cursor})
+    assert (answer.status_code, answer.json()) == (404, {"detail": "Invalid cursor"})
 
 
 def test_no_answer_holds_a_secret(root, alice):
