@@ -11,7 +11,6 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from billing.services import wallet_credit
 from catalog.models import Service
 from orders.models import Order
 from tests.fuzz.junk import CONTENT_TYPES, form_safe, junk_body, junk_json_value, junk_text, mutated
-from tests.logwatch import Alarms, watching
+from tests.logwatch import Alarms
 from upstream.service_types import service_type
 
 pytestmark = [pytest.mark.django_db, pytest.mark.alice_balance(Decimal(100_000))]
@@ -109,12 +108,6 @@ def check_shape(action: str, params: dict[str, str], answer: Any) -> None:
         _each_shaped(answer, "order", "cancel")
     else:
         raise AssertionError(f"an answer for {action!r}: {answer!r}")
-
-
-@pytest.fixture
-def alarms() -> Iterator[Alarms]:
-    with watching() as alarms:
-        yield alarms
 
 
 class Fuzzer:
@@ -205,7 +198,7 @@ def send(client: Client, rnd: random.Random, encoding: str, params: dict[str, An
 
 
 def test_random_requests_answer_in_the_protocols_shape_and_move_only_accepted_money(
-    client, alice, bob, services, settings, alarms, fuzz_seed, fuzz_requests
+    client, alice, bob, services, settings, alarms: Alarms, fuzz_seed, fuzz_requests
 ):
     settings.API_RATE_LIMIT = settings.API_FAILED_KEY_LIMIT = 10**9  # the limits are tested in tests/api
     wallet_credit(user=bob, amount=Decimal(500))

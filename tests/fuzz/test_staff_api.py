@@ -5,10 +5,8 @@ and every money movement is one an accepted request asked for."""
 
 import base64
 import json
-import logging
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,6 +39,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.fuzz.junk import CONTENT_TYPES, form_safe, junk_body, junk_json_value, junk_text, mutated
+from tests.logwatch import Alarms
 
 pytestmark = pytest.mark.django_db
 
@@ -290,27 +289,6 @@ def _changed(before: tuple[Any, ...], after: tuple[Any, ...]) -> list[str]:
     return [table for table, old, new in zip(FINGERPRINTED, before, after, strict=False) if old != new]
 
 
-class _Alarming(logging.Handler):
-    """Every record at ERROR or above, or with a traceback, anywhere."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.seen: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR or record.exc_info:
-            self.seen.append(record)
-
-
-@pytest.fixture
-def alarms() -> Iterator[_Alarming]:
-    handler = _Alarming()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    yield handler
-    root.removeHandler(handler)
-
-
 @dataclass
 class Sent:
     """One request, as sent: enough to read what went wrong and to replay it."""
@@ -521,7 +499,7 @@ def _money_explained(world: World, caller: Caller, sent: Sent, action: str | Non
 BATCH = 25
 
 
-def test_the_staff_api_survives_random_requests(fuzz_seed: int, fuzz_requests: int, alarms: _Alarming) -> None:
+def test_the_staff_api_survives_random_requests(fuzz_seed: int, fuzz_requests: int, alarms: Alarms) -> None:
     rnd = random.Random(fuzz_seed)
     world = _world()
     query = _fingerprint_query()
@@ -568,7 +546,7 @@ def test_the_staff_api_survives_random_requests(fuzz_seed: int, fuzz_requests: i
                 assert isinstance(data, dict) and isinstance(data.get("detail"), str), f"{where}: {data!r}"
                 invalid = data.get("invalid", {})
                 assert set(data) <= {"detail", "invalid"} and isinstance(invalid, dict), f"{where}: {data!r}"
-        assert not alarms.seen, f"{where}: logged {[r.getMessage() for r in alarms.seen]}"
+        assert not alarms.records, f"{where}: logged {alarms.messages()}"
         if may_change and status == 200:
             after = _fingerprint(query)
             problem = _money_explained(world, caller, sent, action, data)
