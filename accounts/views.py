@@ -138,9 +138,12 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def _next_page(request: HttpRequest, default: str) -> str:
-    """The page to go on to, as a URL (redirect() would take "orders" for a view's name)."""
+    """The page to go on to: a path of this site ("orders" is none, and redirect() would look it up as a view)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if safe and target.startswith("/"):
         return target
     return default
 

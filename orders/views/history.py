@@ -75,8 +75,8 @@ def _answer(request: HttpRequest, *, ok: bool, message: str) -> HttpResponse:
     messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, message)
     back = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    # The URL itself, never a view's name: redirect("undefined") would look that name up and fail.
-    return HttpResponseRedirect(back if safe else reverse("orders"))
+    # A path of this site only: "undefined" (a script's) is no page, and redirect() would look it up as a view's name.
+    return HttpResponseRedirect(back if safe and back.startswith("/") else reverse("orders"))
 
 
 def _signed_in(view: Callable[[HttpRequest, int], HttpResponse]) -> Callable[[HttpRequest, int], HttpResponse]:

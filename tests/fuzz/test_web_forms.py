@@ -35,7 +35,8 @@ from tests.factories import (
     StripeMethodFactory,
     TicketFactory,
 )
-from tests.fuzz.junk import CONTENT_TYPES, form_safe, junk_body, junk_text, mutated
+from tests.fuzz.junk import CONTENT_TYPES, form_safe, junk_body, mutated
+from upstream.service_types import SERVICE_TYPES
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +49,8 @@ PASSWORD = "correct horse battery staple"
 LINK = "https://instagram.com/p/abc"
 # Ids that belong to nobody: the int path converter takes any digits, a form any text.
 JUNK_IDS = ["0", "1", "999999999", "9223372036854775807", "9223372036854775808", "9" * 30]
+# Where a post may end a session or sign in another user.
+SESSION_ENDING = ("/accounts/logout/", "/accounts/login/", "/accounts/signup/", "/account/")
 # gunicorn (Dockerfile) refuses a request line longer than this (its limit_request_line) before Django sees it: a GET's
 # query string is cut to fit.
 REQUEST_LINE = 4094
@@ -71,6 +74,7 @@ def _unfixed_elsewhere(path: str, data: dict[str, str]) -> dict[str, str]:
     if path not in ORDER_FORMS:
         return data
     return {name: value.replace("[", "(").replace("]", ")") for name, value in data.items()}
+
 
 # Values near the valid ones for each order parameter, per service type's fields (upstream.service_types).
 NEAR: dict[str, list[str]] = {
@@ -233,7 +237,7 @@ class Fuzz:
         self.customers = [Browser(rnd, "alice", world.alice), Browser(rnd, "bob", world.bob)]
         self.stale = [self._stale_browser(), self._junk_session_browser()]
         self.signups = 0
-        self.cancels: set[int] = set()  # orders whose cancel was posted
+        self.cancels: set[tuple[str, int]] = set()  # (customer id, order id) of each cancel a customer posted
         self.last_order_form: dict[str, Any] | None = None
 
     # Browsers -----------------------------------------------------------------------------------------------
@@ -260,14 +264,18 @@ class Fuzz:
             return self.rnd.choice(self.stale)
         return self.customers[0] if pick < 0.75 else self.customers[1]
 
-    def refresh(self) -> None:
-        """Customers whose session ended (signed out, password changed) sign in again, most of the time; anonymous
-        browsers that signed someone in or up are replaced now and then."""
-        for browser in self.customers:
-            if browser.user is not None and "_auth_user_id" not in browser.client.session and self.rnd.random() < 0.8:
-                browser.client.force_login(browser.user)
+    def refresh(self, browser: Browser, sent: Sent) -> None:
+        """A customer whose session may have ended (signed out, signed in as someone else, password changed) signs
+        in again, most of the time; anonymous browsers that signed someone in or up are replaced now and then."""
+        ending = sent.path in SESSION_ENDING and sent.method == "POST"
+        if browser in self.customers and ending and self.rnd.random() < 0.8 and self._lost(browser):
+            browser.client.force_login(browser.user)
         if self.rnd.random() < 0.02:
             self.anonymous[self.rnd.randrange(len(self.anonymous))] = Browser(self.rnd, "anonymous")
+
+    @staticmethod
+    def _lost(browser: Browser) -> bool:
+        return browser.user is not None and browser.client.session.get("_auth_user_id") != str(browser.user.pk)
 
     # Values -------------------------------------------------------------------------------------------------
 
@@ -303,13 +311,13 @@ class Fuzz:
 
     def order_fields(self) -> dict[str, Any]:
         service = self.rnd.choice(self.world.services)
-        fields: dict[str, Any] = {"service": service.pk, "order_key": "%032x" % self.rnd.getrandbits(128)}
+        fields: dict[str, Any] = {"service": service.pk, "order_key": f"{self.rnd.getrandbits(128):032x}"}
         dripfeed = service.dripfeed and self.rnd.random() < 0.3
-        from upstream.service_types import SERVICE_TYPES
-
         for name in SERVICE_TYPES[service.type].params(dripfeed=dripfeed):
             if name == "quantity":
-                fields[name] = str(self.rnd.choice([service.min_quantity, service.max_quantity, service.min_quantity * 2]))
+                fields[name] = str(
+                    self.rnd.choice([service.min_quantity, service.max_quantity, service.min_quantity * 2])
+                )
             else:
                 fields[name] = self.rnd.choice(NEAR.get(name, ["1"]))
         if dripfeed:
@@ -332,7 +340,7 @@ class Fuzz:
             (1, lambda: Form(rnd.choice(["GET", "POST"]), f"/accounts/reset/{rnd.choice(['MQ', 'x', '-'])}/"
                              f"{rnd.choice(['set-password', 'abc-def', 'x'])}/",
                              {"new_password1": PASSWORD, "new_password2": PASSWORD})),
-            (3, lambda: Form("POST", "/accounts/two-factor/", {
+            (1, lambda: Form("POST", "/accounts/two-factor/", {
                 "code": rnd.choice(["123456", "000000", ""]), "next": rnd.choice(["", "/orders/", "//evil.example"]),
             })),
             (2, lambda: Form("POST", "/language/", {
@@ -347,14 +355,14 @@ class Fuzz:
                 "amount": rnd.choice(["25", "10", "5", "1000000"]), "method": str(world.manual_method_id),
                 "reference": rnd.choice(["TX-1", "bank ref", ""]),
             })),
-            (3, lambda: Form("POST", "/funds/pay/", {
+            (2, lambda: Form("POST", "/funds/pay/", {
                 "amount": rnd.choice(["25", "5", "4.99", "100000"]),
                 "method": str(rnd.choice(world.gateway_method_ids)),
             })),
             (3, lambda: Form("GET", f"/funds/payments/{self.payment_id(browser)}/", {})),
             (2, lambda: Form("GET", f"/funds/payments/{self.payment_id(browser)}/state/", {}, json_answer=True)),
             (6, lambda: self.webhook()),
-            (6, lambda: Form("POST", "/account/", self.account_fields())),
+            (2, lambda: Form("POST", "/account/", self.account_fields())),
             (4, lambda: Form("POST", "/tickets/new/", {
                 "subject": rnd.choice(["Where is my order?", "Refund", ""]),
                 "kind": rnd.choice(["other", "payment", "refill", "cancel", "speed", ""]),
@@ -369,7 +377,7 @@ class Fuzz:
                 "up_to": rnd.choice([*map(str, world.notification_ids), "0", "x"]),
             })),
             (2, lambda: Form("POST", "/affiliates/transfer/", {})),
-            (6, lambda: Form("GET", rnd.choice([
+            (3, lambda: Form("GET", rnd.choice([
                 "/", "/orders/", "/refills/", "/tickets/", "/notifications/", "/services/", "/account/", "/funds/",
                 "/affiliates/", "/accounts/login/", "/accounts/signup/", "/accounts/two-factor/", "/orders/mass/",
                 "/tickets/new/", "/orders/new/",
@@ -399,13 +407,11 @@ class Fuzz:
             quantity = self.rnd.choice([service.min_quantity, service.max_quantity + 1, 0])
             lines.append(self.rnd.choice([f"{service.pk} | {LINK} | {quantity}", f"{service.pk}|{LINK}", "x | y | z"]))
         return {"orders": "\n".join(lines), "step": self.rnd.choice(["", "place", "place"]),
-                "batch": "%032x" % self.rnd.getrandbits(128)}  # fmt: skip
+                "batch": f"{self.rnd.getrandbits(128):032x}"}  # fmt: skip
 
     def followup(self, browser: Browser) -> Form:
         action = self.rnd.choice(["refill", "cancel"])
         order_id = self.order_id(browser)
-        if action == "cancel" and order_id.isdigit():
-            self.cancels.add(int(order_id))
         fetch = self.rnd.random() < 0.5
         return Form(
             "POST",
@@ -544,7 +550,8 @@ def test_the_web_forms_survive_random_requests(fuzz_seed, fuzz_requests, world, 
         browser = fuzz.browser()
         sent = fuzz.request(browser)
         where = f"seed {fuzz_seed}, request #{index}: {sent}"
-        orders_before = Order.objects.count()
+        counted = sent.path in ORDER_FORMS and sent.method == "POST"  # the others place none: checked at the end
+        orders_before = Order.objects.count() if counted else 0
         try:
             response = fuzz.send(browser, sent)
         except Exception as exc:  # the test client re-raises what the view raised: a 500
@@ -560,7 +567,7 @@ def test_the_web_forms_survive_random_requests(fuzz_seed, fuzz_requests, world, 
         elif not (sent.json_answer and response.status_code == 400):
             assert kind == "text/html", f"answered {kind}; {where}"
         assert not alarming.seen, f"logged {[r.getMessage() for r in alarming.seen]}; {where}"
-        new_orders = Order.objects.count() - orders_before
+        new_orders = Order.objects.count() - orders_before if counted else 0
         said = _orders_of_posts(response, sent)
         if sent.path == "/orders/new/" and sent.method == "POST" and said == 1:
             assert new_orders in (0, 1), f"{new_orders} orders placed; {where}"  # 0: the same form sent again
@@ -570,7 +577,10 @@ def test_the_web_forms_survive_random_requests(fuzz_seed, fuzz_requests, world, 
         if new_orders and browser.user is not None:
             latest = Order.objects.filter(user=browser.user).order_by("-pk").values_list("pk", flat=True)
             world.orders[browser.user.pk].extend(latest[:new_orders])
-        fuzz.refresh()
+        if sent.path.endswith("/cancel/") and sent.method == "POST" and sent.path.split("/")[2].isdigit():
+            # Whose session asked: a refund is of a cancel its own customer asked for.
+            fuzz.cancels.add((browser.client.session.get("_auth_user_id", ""), int(sent.path.split("/")[2])))
+        fuzz.refresh(browser, sent)
     elapsed = time.monotonic() - started
     logging.getLogger(__name__).info("%s requests in %.1f s", fuzz_requests, elapsed)
 
@@ -585,7 +595,8 @@ def test_the_web_forms_survive_random_requests(fuzz_seed, fuzz_requests, world, 
             assert entry.order.pk > order_floor, f"an old order charged again: {entry}"
             assert entry.amount == -entry.order.charge
         elif entry.kind == Kind.REFUND:
-            assert entry.order_id in fuzz.cancels, f"a refund nobody asked for: {entry}"
+            asked = (str(entry.order.user_id), entry.order_id) in fuzz.cancels
+            assert asked, f"a refund its customer did not ask for: {entry}"
             assert entry.order.status == Order.Status.CANCELED
             assert entry.amount == entry.order.charge
         else:
