@@ -267,9 +267,11 @@ class Fuzz:
     def refresh(self, browser: Browser, sent: Sent) -> None:
         """A customer whose session may have ended (signed out, signed in as someone else, password changed) signs
         in again, most of the time; anonymous browsers that signed someone in or up are replaced now and then."""
-        ending = sent.path in SESSION_ENDING and sent.method == "POST"
-        if browser in self.customers and ending and self.rnd.random() < 0.8 and self._lost(browser):
-            browser.client.force_login(browser.user)
+        ending = sent.path in SESSION_ENDING and sent.method == "POST" and browser in self.customers
+        user = browser.user
+        # One in five stays signed out a while.
+        if user is not None and ending and self._lost(browser) and self.rnd.random() < 0.8:
+            browser.client.force_login(user)
         if self.rnd.random() < 0.02:
             self.anonymous[self.rnd.randrange(len(self.anonymous))] = Browser(self.rnd, "anonymous")
 
@@ -512,7 +514,7 @@ class Fuzz:
 
 
 def _kind(response: Any) -> str:
-    content_type = response.get("Content-Type", "")
+    content_type = str(response.get("Content-Type", ""))
     return content_type.split(";")[0].strip()
 
 
