@@ -138,8 +138,12 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def _next_page(request: HttpRequest, default: str) -> str:
+    """The page to go on to: a path of this site ("orders" is none, and redirect() would look it up as a view)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if safe and target.startswith("/"):
         return target
     return default
 
@@ -152,11 +156,11 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     code = request.POST.get("code", "")[:64] if request.method == "POST" else ""
     if has_totp(user=user):
         if verified(request=request):
-            return redirect(target)
+            return HttpResponseRedirect(target)
         error = ""
         if request.method == "POST":
             if two_factor_verify(request=request, user=user, token=code):
-                return redirect(target)
+                return HttpResponseRedirect(target)
             error = _("That code is not right, or was used already. Try the current one.")
         return render(request, "accounts/two_factor.html", {"next": target, "error": error})
     error = ""

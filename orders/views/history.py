@@ -8,8 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -75,7 +75,8 @@ def _answer(request: HttpRequest, *, ok: bool, message: str) -> HttpResponse:
     messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, message)
     back = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    return redirect(back if safe else reverse("orders"))
+    # A path of this site only: "undefined" (a script's) is no page, and redirect() would look it up as a view's name.
+    return HttpResponseRedirect(back if safe and back.startswith("/") else reverse("orders"))
 
 
 def _signed_in(view: Callable[[HttpRequest, int], HttpResponse]) -> Callable[[HttpRequest, int], HttpResponse]:

@@ -151,3 +151,11 @@ def test_staff_cannot_turn_their_second_factor_off(client, olivia):
     assert b"Turn off two-factor sign-in" not in client.get("/account/").content
     client.post("/account/", {"form": "two_factor_off", "current_password": PASSWORD, "code": _code(device)})
     assert TOTPDevice.objects.filter(user=olivia).exists()
+
+
+@pytest.mark.parametrize("target", ["undefined", "orders", "https://evil.example/"])
+def test_after_the_code_a_next_that_is_no_path_of_the_site_goes_to_the_account_page(client, alice, target):
+    # Found by the fuzz (tests/fuzz/test_web_forms.py): "undefined" was looked up as a view's name, a 500.
+    _with_totp(client, alice)
+    response = client.post("/accounts/two-factor/", {"code": "000000", "next": target})
+    assert (response.status_code, response["Location"]) == (302, "/account/")

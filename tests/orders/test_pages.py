@@ -279,3 +279,11 @@ def test_it_reads_a_list_in_the_same_number_of_queries_for_1_or_40_rows(browser,
     _delivered(alice, 39)
     assert len(browser.get(url).context["rows"]) == 40
     assert _queries(browser, url) == one
+
+
+@pytest.mark.parametrize("back", ["undefined", "orders", "?page=2"])
+def test_a_next_that_is_no_path_of_the_site_returns_to_the_orders_page(browser, refillable, back):
+    # Found by the fuzz (tests/fuzz/test_web_forms.py): "undefined" was looked up as a view's name, a 500.
+    response = browser.post(f"/orders/{refillable.pk}/refill/", {"next": back})
+    assert (response.status_code, response["Location"]) == (302, "/orders/")
+    assert Refill.objects.filter(order=refillable).exists()

@@ -1,0 +1,39 @@
+"""A form's body the panel cannot read (broken multipart, a charset other than UTF-8, too many fields, too large):
+answered 400 before the CSRF check reads it, with one INFO line naming why, instead of Django's traceback in the log.
+
+Views exempt from CSRF (the APIs, the gateways' webhooks) read their bodies themselves and answer in their own
+protocol: they are left alone."""
+
+import logging
+from collections.abc import Callable
+
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, get_resolver
+from django.views.defaults import ERROR_PAGE_TEMPLATE
+
+logger = logging.getLogger(__name__)
+UNREADABLE = (BadRequest, MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def _exempt(request: HttpRequest) -> bool:
+    try:
+        match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
+    except Resolver404:
+        return False  # the 404 page runs the CSRF check, which reads the form
+    return bool(getattr(match.func, "csrf_exempt", False))
+
+
+def unreadable_form(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and not _exempt(request):
+            try:
+                request.POST  # noqa: B018  # parsed here, where a failure can be answered
+            except UNREADABLE as exc:
+                logger.info("unreadable form body on %s (%s): %s", request.path, request.content_type, exc)
+                # Django's own 400 page (its bad_request view would run the CSRF check, reading the body again).
+                return HttpResponseBadRequest(ERROR_PAGE_TEMPLATE % {"title": "Bad Request (400)", "details": ""})
+        return get_response(request)
+
+    return middleware

@@ -1,0 +1,45 @@
+"""A form body the panel cannot read answers 400 and logs one INFO line, never a traceback (found by the fuzz,
+tests/fuzz/test_web_forms.py, where each of these was a 500 or a logged traceback); the body of a view exempt from
+CSRF (a gateway's webhook) is left to that view."""
+
+import logging
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+BROKEN_MULTIPART = b"--xx\r\nA: " + b"b" * 20_000 + b"\r\n\r\nvalue\r\n--xx--\r\n"
+
+
+def _tracebacks(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/accounts/login/", BROKEN_MULTIPART, "multipart/form-data; boundary=xx"),
+        ("/accounts/signup/", b"username=x", "multipart/form-data; boundary="),
+        ("/accounts/login/", b"username=\xe9", "application/x-www-form-urlencoded; charset=latin-1"),
+        ("/no-such-page/", BROKEN_MULTIPART, "multipart/form-data; boundary=xx"),
+    ],
+)
+def test_an_unreadable_form_answers_400_without_a_traceback(caplog, path, body, content_type):
+    client = Client(enforce_csrf_checks=True)
+    with caplog.at_level(logging.INFO):
+        response = client.generic("POST", path, body, content_type=content_type)
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    assert _tracebacks(caplog) == []
+    [said] = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "panel.middleware"]
+    assert said[0] == logging.INFO and said[1].startswith(f"unreadable form body on {path} (")
+
+
+def test_a_webhook_of_no_gateway_with_an_unreadable_body_answers_404(caplog):
+    client = Client()
+    with caplog.at_level(logging.INFO):
+        response = client.generic(
+            "POST", "/payments/paypal/webhook/", BROKEN_MULTIPART, content_type="multipart/form-data; boundary=xx"
+        )
+    assert (response.status_code, response.content) == (404, b"no such gateway")
+    assert _tracebacks(caplog) == []
