@@ -37,3 +37,24 @@ def unreadable_form(get_response: Callable[[HttpRequest], HttpResponse]) -> Call
         return get_response(request)
 
     return middleware
+
+
+# A page's address, query string included, is at most this long. Sign-in redirects carry the address as `next`,
+# percent-encoded up to three times as long, and Django refuses (logging an error) a redirect past 16,384 characters;
+# no page of ours takes a query string near this.
+MAX_PAGE_URL = 4096
+
+
+def long_url(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A page's address past MAX_PAGE_URL answers 414 with one INFO line (gunicorn has no limit of its own, and Caddy
+    lets through 64 KiB: gunicorn.conf.py). API v2 never gets here (api.middleware answers it first)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if len(request.get_full_path()) > MAX_PAGE_URL:
+            logger.info("address too long (%d characters) for %s", len(request.get_full_path()), request.path[:100])
+            return HttpResponse(
+                ERROR_PAGE_TEMPLATE % {"title": "Request-URI Too Long (414)", "details": ""}, status=414
+            )
+        return get_response(request)
+
+    return middleware

@@ -75,6 +75,8 @@ MIDDLEWARE = [
     # API v2 requests go from here through the security middleware below straight to their view (api/middleware.py).
     "api.middleware.api_v2_shortcut",
     "django.middleware.security.SecurityMiddleware",
+    # A page's address past 4,096 characters answers 414 (its sign-in redirect would be longer than Django allows).
+    "panel.middleware.long_url",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -457,6 +457,7 @@ class TicketFactory(DjangoModelFactory[Ticket]):
 
     class Meta:
         model = Ticket
+        skip_postgeneration_save = True  # the related first message needs no second save of the ticket
 
     customer = factory.SubFactory(UserFactory)
     subject = factory.Sequence(lambda n: f"Question {n}")

@@ -43,3 +43,14 @@ def test_a_webhook_of_no_gateway_with_an_unreadable_body_answers_404(caplog):
         )
     assert (response.status_code, response.content) == (404, b"no such gateway")
     assert _tracebacks(caplog) == []
+
+
+@pytest.mark.parametrize("path", ["/orders/", "/accounts/login/", "/no-such-page/"])
+def test_an_address_too_long_for_a_page_answers_414_without_an_error(caplog, path):
+    # Its sign-in redirect would carry it percent-encoded as `next`, past the 16,384 characters Django allows
+    # (DisallowedRedirect, logged as an error), and gunicorn no longer cuts such a request line (gunicorn.conf.py).
+    with caplog.at_level(logging.INFO):
+        response = Client().get(path, {"q": "%" * 5000})
+    assert response.status_code == 414
+    assert _tracebacks(caplog) == []
+    assert Client().get("/orders/", {"q": "%" * 1000}).status_code == 302  # to sign in, bringing it back
