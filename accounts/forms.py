@@ -20,6 +20,13 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
+class QuickSelect(forms.Select):
+    """A select of hundreds of options (the time zones) in one loop of its template instead of an include per
+    option, which made most of the account page's 100 ms. No option groups, no attributes per option."""
+
+    template_name = "panel/widgets/quick_select.html"
+
+
 class SignupForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150, help_text=_("Letters, digits and @/./+/-/_ only."))
     email = forms.EmailField(label=_("Email"), help_text=_("For password resets; never shown to anyone."))
@@ -63,7 +70,10 @@ class ProfileForm(forms.Form):
         label=_("Language"), choices=[("", _("As my browser asks")), *settings.LANGUAGES], required=False
     )
     time_zone = forms.ChoiceField(
-        label=_("Time zone"), choices=time_zone_choices, help_text=_("Dates on your pages are shown in it.")
+        label=_("Time zone"),
+        choices=time_zone_choices,
+        help_text=_("Dates on your pages are shown in it."),
+        widget=QuickSelect,
     )
 
     def __init__(self, *args: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
