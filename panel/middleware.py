@@ -8,32 +8,39 @@ import logging
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.http.multipartparser import MultiPartParserError
 from django.urls import Resolver404, get_resolver
 from django.views.defaults import ERROR_PAGE_TEMPLATE
 
 logger = logging.getLogger(__name__)
 UNREADABLE = (BadRequest, MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+NOT_FOUND = "The requested resource was not found on this server."  # Django's own 404 page says so
 
 
-def _exempt(request: HttpRequest) -> bool:
+def _view(request: HttpRequest) -> Callable[..., object] | None:
     try:
-        match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
+        return get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info).func
     except Resolver404:
-        return False  # the 404 page runs the CSRF check, which reads the form
-    return bool(getattr(match.func, "csrf_exempt", False))
+        return None
 
 
 def unreadable_form(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
     def middleware(request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and not _exempt(request):
-            try:
-                request.POST  # noqa: B018  # parsed here, where a failure can be answered
-            except UNREADABLE as exc:
-                logger.info("unreadable form body on %s (%s): %s", request.path, request.content_type, exc)
-                # Django's own 400 page (its bad_request view would run the CSRF check, reading the body again).
-                return HttpResponseBadRequest(ERROR_PAGE_TEMPLATE % {"title": "Bad Request (400)", "details": ""})
+        if request.method != "POST":
+            return get_response(request)
+        view = _view(request)
+        if getattr(view, "csrf_exempt", False):
+            return get_response(request)
+        try:
+            request.POST  # noqa: B018  # parsed here, where a failure can be answered
+        except UNREADABLE as exc:
+            logger.info("unreadable form body on %s (%s): %s", request.path, request.content_type, exc)
+            # Django's own pages: its error views would run the CSRF check, reading the body again. An address that
+            # is no page stays a 404, whatever was sent to it.
+            if view is None:
+                return HttpResponseNotFound(ERROR_PAGE_TEMPLATE % {"title": "Not Found", "details": NOT_FOUND})
+            return HttpResponseBadRequest(ERROR_PAGE_TEMPLATE % {"title": "Bad Request (400)", "details": ""})
         return get_response(request)
 
     return middleware
