@@ -8,6 +8,7 @@ A failure names the seed and the request's index: FUZZ_SEED=<seed> FUZZ_REQUESTS
 import json
 import logging
 import random
+import re
 import string
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,7 @@ SESSION_ENDING = ("/accounts/logout/", "/accounts/login/", "/accounts/signup/", 
 REAL_LIMITS_SHARE = 0.05
 Kind = LedgerEntry.Kind
 ORDER_FORMS = ("/orders/new/", "/orders/quote/", "/orders/mass/")
+MASS_PLACED = re.compile(r'<p class="summary"><span>[^<0-9]*([0-9]+)')
 
 # Values near the valid ones for each order parameter, per service type's fields (upstream.service_types).
 NEAR: dict[str, list[str]] = {
@@ -489,9 +491,10 @@ def _orders_of_posts(response: Any, sent: Sent) -> int | None:
     """How many orders this answer says were placed; None when it does not say (a page that places none)."""
     if sent.path == "/orders/new/" and sent.method == "POST":
         return 1 if response.status_code == 302 and response["Location"].startswith("/orders/new/?service=") else 0
-    if sent.path == "/orders/mass/" and sent.method == "POST" and response.status_code == 200 and response.context:
-        lines = response.context.get("lines") or []
-        return sum(1 for line in lines if line.order is not None and not line.repeat)
+    if sent.path == "/orders/mass/" and sent.method == "POST" and response.status_code == 200:
+        # The result's summary opens with the count of orders placed, in either language ("3 orders placed").
+        placed = MASS_PLACED.search(response.content.decode())
+        return int(placed.group(1)) if placed else 0
     return 0
 
 
