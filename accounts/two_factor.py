@@ -6,6 +6,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django_otp import devices_for_user, match_token, user_has_device
 from django_otp import login as otp_login
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -68,9 +69,18 @@ def totp_enrolment_confirm(*, request: HttpRequest, user: User, token: str) -> l
     return codes
 
 
+def _matching_device(user: User, token: str) -> Device | None:
+    """The device whose code this is, or None. A code is digits (the app's) or letters and digits (a backup code):
+    anything else matches nothing without a look-up (a NUL byte could not even be queried)."""
+    code = token.strip().replace(" ", "")
+    if not (code.isascii() and code.isalnum() and len(code) <= 32):
+        return None
+    return match_token(user, code)
+
+
 def two_factor_verify(*, request: HttpRequest, user: User, token: str) -> bool:
     """Check a code from the app or a backup code (each backup code works once); django-otp throttles guesses."""
-    device = match_token(user, token.strip().replace(" ", ""))
+    device = _matching_device(user, token)
     if device is None:
         return False
     otp_login(request, device)
@@ -92,7 +102,7 @@ def two_factor_turn_off(*, request: HttpRequest, user: User, password: str, toke
     keep it). Whether it was turned off."""
     if user.is_staff or not password_confirmed(request=request, user=user, password=password):
         return False
-    if match_token(user, token.strip().replace(" ", "")) is None:
+    if _matching_device(user, token) is None:
         return False
     two_factor_reset(user=user)
     request.session[SESSION_KEY] = False

@@ -8,13 +8,21 @@ import logging
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.urls import Resolver404, get_resolver
 from django.views.defaults import ERROR_PAGE_TEMPLATE
 
 logger = logging.getLogger(__name__)
-UNREADABLE = (BadRequest, MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+# UnreadablePostError: the client went away in the middle of its body.
+UNREADABLE = (
+    BadRequest,
+    MultiPartParserError,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    UnreadablePostError,
+)
 NOT_FOUND = "The requested resource was not found on this server."  # Django's own 404 page says so
 
 

@@ -159,3 +159,19 @@ def test_after_the_code_a_next_that_is_no_path_of_the_site_goes_to_the_account_p
     _with_totp(client, alice)
     response = client.post("/accounts/two-factor/", {"code": "000000", "next": target})
     assert (response.status_code, response["Location"]) == (302, "/account/")
+
+
+@pytest.mark.parametrize("code", ["12\x0034", "１２３４５６", "abc'--", "9" * 100])
+def test_a_code_of_characters_no_code_has_is_refused_without_a_look_up(client, alice, code):
+    # Found by a review of the fuzz: a NUL byte reached the backup codes' query (a DataError, a 500).
+    device = _with_totp(client, alice)
+    backup = StaticDevice.objects.create(user=alice, name="Backup codes", confirmed=True)
+    backup.token_set.create(token="abcd2345")
+    client.post("/accounts/logout/")
+    client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    refused = client.post("/accounts/two-factor/", {"code": code, "next": "/orders/new/"})
+    assert refused.status_code == 200 and client.get("/orders/new/").status_code == 302
+    off = client.post("/account/", {"form": "two_factor_off", "current_password": PASSWORD, "code": code})
+    assert off.status_code in (200, 302) and TOTPDevice.objects.filter(user=alice).exists()
+    assert client.post("/accounts/two-factor/", {"code": "abcd 2345", "next": "/orders/new/"}).status_code == 302
+    assert client.get("/orders/new/").status_code == 200 and device.user == alice

@@ -157,3 +157,7 @@ def test_a_request_line_past_the_proxys_limit_is_refused_by_the_proxy_not_cut_of
     long_but_allowed = f"{deployment.url}/api/v2?{urlencode({'key': 'k' * 20_000, 'action': 'balance'})}"
     answer = _session(deployment).post(long_but_allowed, timeout=10)
     assert answer.status_code == 200 and answer.json() == {"error": "Invalid API key"}
+    # A header of 20 KB and 300 headers: past gunicorn's defaults (8 KiB, 100), within Caddy's 64 KiB.
+    headers = {"X-Long": "h" * 20_000, **{f"X-Many-{n}": "1" for n in range(300)}}
+    answer = _session(deployment).post(f"{deployment.url}/api/v2", data={"action": "balance"}, headers=headers)
+    assert answer.status_code == 200 and answer.json() == {"error": "Invalid API key"}
