@@ -108,7 +108,7 @@ def test_it_puts_a_role_right_again():
 def test_support_resolves_orders_and_touches_no_money_and_no_price(alice, unknown_order, deposit, service):
     client = _signed_in("Support")
     assert _offered(client, ORDERS) == {"resend", "link_upstream", "cancel_and_refund", "mark_completed",
-                                        "mark_partial"}  # fmt: skip
+                                        "mark_partial", "dripfeed_stop"}  # fmt: skip
     for page in [
         "admin:orders_refill_changelist",
         "admin:orders_cancelrequest_changelist",
