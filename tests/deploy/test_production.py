@@ -151,13 +151,17 @@ def test_hostile_api_requests_through_the_proxy_log_no_error(deployment, fuzz_se
     assert "Every wallet matches its ledger." in deployment.manage("check_ledger")
 
 
+# The panel's own answer to a made-up key: the hostile requests above may have spent the address's failed keys.
+PANEL_REFUSALS = [{"error": "Invalid API key"}, {"error": "Too many requests"}]
+
+
 def test_a_request_line_past_the_proxys_limit_is_refused_by_the_proxy_not_cut_off(deployment):
     url = f"{deployment.url}/api/v2?{urlencode({'key': 'k' * 100_000, 'action': 'balance'})}"
     assert _session(deployment).post(url, data=b"x" * 100_000, timeout=10).status_code == 431
     long_but_allowed = f"{deployment.url}/api/v2?{urlencode({'key': 'k' * 20_000, 'action': 'balance'})}"
     answer = _session(deployment).post(long_but_allowed, timeout=10)
-    assert answer.status_code == 200 and answer.json() == {"error": "Invalid API key"}
+    assert answer.status_code == 200 and answer.json() in PANEL_REFUSALS
     # A header of 20 KB and 300 headers: past gunicorn's defaults (8 KiB, 100), within Caddy's 64 KiB.
     headers = {"X-Long": "h" * 20_000, **{f"X-Many-{n}": "1" for n in range(300)}}
     answer = _session(deployment).post(f"{deployment.url}/api/v2", data={"action": "balance"}, headers=headers)
-    assert answer.status_code == 200 and answer.json() == {"error": "Invalid API key"}
+    assert answer.status_code == 200 and answer.json() in PANEL_REFUSALS
